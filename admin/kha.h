@@ -1,0 +1,56 @@
+/*
+ * kha.h - shared pieces of khadmin: the command table entry, global
+ * options, and helpers for output and errors.
+ *
+ * Exit codes: KHA_OK 0 success, KHA_FAIL 1 refused or failed (reason on
+ * stderr), KHA_USAGE 2 usage error.
+ */
+#ifndef KHA_H
+#define KHA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kh_client.h"
+
+enum { KHA_OK = 0, KHA_FAIL = 1, KHA_USAGE = 2 };
+
+struct kha_globals {
+    const char *socket_path;
+    int json;
+};
+
+struct kha_command {
+    const char *group; /* "key", or NULL for a top-level command */
+    const char *name;
+    int (*fn)(struct kha_globals *g, int argc, char **argv);
+    const char *usage;
+};
+
+/* A connected client, or NULL after printing why not (exit KHA_FAIL). */
+struct kh_client *kha_client(const struct kha_globals *g);
+/* Prints "khadmin: <what>: <reason>" for a failed call; returns KHA_FAIL. */
+int kha_call_failed(struct kh_client *c, const char *what, int r);
+int kha_usage_error(const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Writes |s| as a JSON string literal (with quotes). */
+void kha_json_str(FILE *f, const char *s);
+/* "2026-11-22T12:00:00Z" */
+void kha_format_time(uint64_t t, char out[32]);
+/* SHA-256 of the SPKI as lowercase hex (the key's fingerprint). */
+void kha_fingerprint(const struct kh_key_info *k, char out[65]);
+/* Reads a whole file (at most |max| bytes); "-" is stdin. NULL on error. */
+uint8_t *kha_read_file(const char *path, size_t max, size_t *len);
+
+int kha_cmd_init(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_status(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_seal(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_unseal(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_key_generate(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_key_list(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_key_show(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_key_pub(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_key_sign(struct kha_globals *g, int argc, char **argv);
+
+#endif /* KHA_H */

@@ -1,0 +1,149 @@
+/* khadmin init, status, seal, unseal. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kha.h"
+
+/* Parses only the options in |longopts| plus --json; 0 or KHA_USAGE. */
+static int kha_flags(struct kha_globals *g, int argc, char **argv,
+                     const char *usage, const char *flag, int *flag_set)
+{
+    struct option longopts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { flag != NULL ? flag : "json", no_argument, NULL, 'f' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'j') {
+            g->json = 1;
+        } else if (c == 'f' && flag != NULL) {
+            *flag_set = 1;
+        } else {
+            return kha_usage_error(usage, "bad option");
+        }
+    }
+    if (optind != argc) {
+        return kha_usage_error(usage, "unexpected argument '%s'",
+                               argv[optind]);
+    }
+    return KHA_OK;
+}
+
+int kha_cmd_init(struct kha_globals *g, int argc, char **argv)
+{
+    struct kh_client *c;
+    int dev = 0, r;
+
+    if ((r = kha_flags(g, argc, argv, "init --dev", "dev", &dev)) != 0) {
+        return r;
+    }
+    if (!dev) {
+        return kha_usage_error("init --dev",
+                               "only --dev is available so far (the M-of-N "
+                               "key ceremony is not built yet)");
+    }
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_FAIL;
+    }
+    if ((r = kh_client_init_dev(c)) != 0) {
+        r = kha_call_failed(c, "init --dev", r);
+    } else {
+        fprintf(stderr, "khadmin: WARNING: initialized an INSECURE dev "
+                        "keyholder; its master key is stored beside the keys "
+                        "and it unseals itself. For demos and tests only.\n");
+        printf("initialized (dev, insecure), unsealed\n");
+    }
+    kh_client_free(c);
+    return r;
+}
+
+static const char *kha_heap_name(int h)
+{
+    return h == 1 ? "locked" : h == 2 ? "unlocked (no mlock)" : "unavailable";
+}
+
+int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
+{
+    struct kh_status_reply st;
+    struct kh_client *c;
+    int r;
+
+    if ((r = kha_flags(g, argc, argv, "status [--json]", NULL, NULL)) != 0) {
+        return r;
+    }
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_FAIL;
+    }
+    if ((r = kh_client_status(c, &st)) != 0) {
+        r = kha_call_failed(c, "status", r);
+        kh_client_free(c);
+        return r;
+    }
+    kh_client_free(c);
+    if (g->json) {
+        printf("{\"state\":\"%s\",\"insecure_dev\":%s,\"secure_heap\":"
+               "\"%s\",\"key_versions\":%u,\"version\":",
+               kh_state_name(st.state), st.insecure_dev ? "true" : "false",
+               kha_heap_name(st.secure_heap), (unsigned)st.key_count);
+        kha_json_str(stdout, st.version);
+        printf("}\n");
+    } else {
+        printf("state:        %s\n", kh_state_name(st.state));
+        printf("mode:         %s\n",
+               st.insecure_dev ? "dev (INSECURE: master key on disk)"
+               : st.state == KH_STATE_UNINITIALIZED ? "-"
+                                                    : "production");
+        printf("secure heap:  %s\n", kha_heap_name(st.secure_heap));
+        printf("key versions: %u\n", (unsigned)st.key_count);
+        printf("version:      keyholderd %s\n", st.version);
+    }
+    return KHA_OK;
+}
+
+int kha_cmd_seal(struct kha_globals *g, int argc, char **argv)
+{
+    struct kh_client *c;
+    int r;
+
+    if ((r = kha_flags(g, argc, argv, "seal", NULL, NULL)) != 0) {
+        return r;
+    }
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_FAIL;
+    }
+    if ((r = kh_client_seal(c)) != 0) {
+        r = kha_call_failed(c, "seal", r);
+    } else {
+        printf("sealed: every key wiped from keyholderd's memory\n");
+    }
+    kh_client_free(c);
+    return r;
+}
+
+int kha_cmd_unseal(struct kha_globals *g, int argc, char **argv)
+{
+    struct kh_client *c;
+    int dev = 0, r;
+
+    if ((r = kha_flags(g, argc, argv, "unseal --dev", "dev", &dev)) != 0) {
+        return r;
+    }
+    if (!dev) {
+        return kha_usage_error("unseal --dev",
+                               "only --dev is available so far (custodian "
+                               "shares come with the key ceremony)");
+    }
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_FAIL;
+    }
+    if ((r = kh_client_unseal_dev(c)) != 0) {
+        r = kha_call_failed(c, "unseal --dev", r);
+    } else {
+        printf("unsealed\n");
+    }
+    kh_client_free(c);
+    return r;
+}

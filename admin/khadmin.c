@@ -1,0 +1,102 @@
+/*
+ * khadmin - the Keyholder operators' tool. Every command is a request to a
+ * running keyholderd over its socket.
+ *
+ *   khadmin [--socket PATH] [--json] COMMAND [ARGS]
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kha.h"
+
+static const struct kha_command kha_commands[] = {
+    { NULL, "init", kha_cmd_init, "init --dev" },
+    { NULL, "status", kha_cmd_status, "status [--json]" },
+    { NULL, "seal", kha_cmd_seal, "seal" },
+    { NULL, "unseal", kha_cmd_unseal, "unseal --dev" },
+    { "key", "generate", kha_cmd_key_generate,
+      "key generate NAME --type TYPE [--allow-user USER]... "
+      "[--allow-group GROUP]... [--json]\n"
+      "  TYPE: rsa:2048 rsa:3072 rsa:4096 ec:P-256 ec:P-384 ec:secp256k1 "
+      "ed25519" },
+    { "key", "list", kha_cmd_key_list, "key list [--json]" },
+    { "key", "show", kha_cmd_key_show,
+      "key show NAME [--version N] [--json]" },
+    { "key", "pub", kha_cmd_key_pub, "key pub NAME [--version N]" },
+    { "key", "sign", kha_cmd_key_sign,
+      "key sign NAME --in FILE [--digest sha256|sha384|sha512] [--pss] "
+      "[--version N] --out SIG" },
+};
+
+#define KHA_N_COMMANDS (sizeof(kha_commands) / sizeof(kha_commands[0]))
+
+static void kha_usage(FILE *f)
+{
+    fprintf(f, "usage: khadmin [--socket PATH] [--json] COMMAND [ARGS]\n"
+               "commands:\n");
+    for (size_t i = 0; i < KHA_N_COMMANDS; i++) {
+        fprintf(f, "  %s\n", kha_commands[i].usage);
+    }
+    fprintf(f, "socket: --socket, else $KEYHOLDER_SOCKET, else %s\n"
+               "exit: 0 ok, 1 refused or failed, 2 usage\n",
+            KH_DEFAULT_SOCKET);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct kha_globals g = { 0 };
+    int c;
+
+    /* "+": stop at the command; its own options are parsed by it. */
+    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            g.socket_path = optarg;
+            break;
+        case 'j':
+            g.json = 1;
+            break;
+        case 'h':
+            kha_usage(stdout);
+            return KHA_OK;
+        case 'V':
+            printf("khadmin %s\n", KH_VERSION);
+            return KHA_OK;
+        default:
+            kha_usage(stderr);
+            return KHA_USAGE;
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc < 1) {
+        kha_usage(stderr);
+        return KHA_USAGE;
+    }
+    for (size_t i = 0; i < KHA_N_COMMANDS; i++) {
+        const struct kha_command *cmd = &kha_commands[i];
+
+        if (cmd->group == NULL && strcmp(argv[0], cmd->name) == 0) {
+            optind = 0;
+            return cmd->fn(&g, argc, argv);
+        }
+        if (cmd->group != NULL && strcmp(argv[0], cmd->group) == 0 &&
+            argc >= 2 && strcmp(argv[1], cmd->name) == 0) {
+            optind = 0;
+            return cmd->fn(&g, argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "khadmin: unknown command '%s%s%s'\n", argv[0],
+            argc >= 2 ? " " : "", argc >= 2 ? argv[1] : "");
+    kha_usage(stderr);
+    return KHA_USAGE;
+}

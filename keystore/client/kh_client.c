@@ -1,0 +1,519 @@
+#include "kh_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+struct kh_client {
+    char *path;
+    int fd;
+    int timeout_ms;
+    uint32_t next_id;
+    char reason[KH_MAX_REASON_LEN + 128];
+};
+
+static int kh_client_fail(struct kh_client *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int kh_client_fail(struct kh_client *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *kh_client_socket_path(const char *explicit_path)
+{
+    const char *env;
+
+    if (explicit_path != NULL && explicit_path[0] != '\0') {
+        return explicit_path;
+    }
+    env = getenv("KEYHOLDER_SOCKET");
+    return env != NULL && env[0] != '\0' ? env : KH_DEFAULT_SOCKET;
+}
+
+int kh_client_new(const char *path, struct kh_client **out)
+{
+    struct kh_client *c;
+
+    *out = NULL;
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
+        return KH_ERR_ALLOC;
+    }
+    if ((c->path = strdup(kh_client_socket_path(path))) == NULL) {
+        free(c);
+        return KH_ERR_ALLOC;
+    }
+    c->fd = -1;
+    c->timeout_ms = KH_CLIENT_DEFAULT_TIMEOUT_MS;
+    c->next_id = 1;
+    *out = c;
+    return KH_OK;
+}
+
+static void kh_client_disconnect(struct kh_client *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+}
+
+void kh_client_free(struct kh_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    kh_client_disconnect(c);
+    free(c->path);
+    free(c);
+}
+
+void kh_client_set_timeout(struct kh_client *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms > 0 ? timeout_ms : KH_CLIENT_DEFAULT_TIMEOUT_MS;
+}
+
+const char *kh_client_reason(const struct kh_client *c)
+{
+    return c->reason;
+}
+
+int kh_client_connect(struct kh_client *c)
+{
+    struct sockaddr_un sa;
+    struct timeval tv;
+
+    if (c->fd >= 0) {
+        return KH_OK;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(c->path) >= sizeof(sa.sun_path)) {
+        return kh_client_fail(c, KH_ERR_INVALID_ARGUMENT,
+                              "socket path too long: %s", c->path);
+    }
+    memcpy(sa.sun_path, c->path, strlen(c->path));
+    if ((c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        return kh_client_fail(c, KH_ERR_UNAVAILABLE, "socket: %s",
+                              strerror(errno));
+    }
+    /* A Unix connect does not block for long; bound it anyway. */
+    tv.tv_sec = c->timeout_ms / 1000;
+    tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        int err = errno;
+
+        kh_client_disconnect(c);
+        return kh_client_fail(c, KH_ERR_UNAVAILABLE,
+                              "cannot connect to keyholderd at %s: %s",
+                              c->path, strerror(err));
+    }
+    return KH_OK;
+}
+
+static int64_t kh_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for |events| on the socket until |deadline|. */
+static int kh_client_wait(struct kh_client *c, short events, int64_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd = { .fd = c->fd, .events = events };
+        int64_t left = deadline - kh_now_ms();
+        int n;
+
+        if (left <= 0) {
+            return KH_ERR_TIMEOUT;
+        }
+        n = poll(&pfd, 1, (int)left);
+        if (n > 0) {
+            return KH_OK;
+        }
+        if (n < 0 && errno != EINTR) {
+            return KH_ERR_IO;
+        }
+    }
+}
+
+static int kh_client_send_all(struct kh_client *c, const uint8_t *p, size_t n,
+                              int64_t deadline)
+{
+    size_t done = 0;
+    int r;
+
+    while (done < n) {
+        ssize_t k = send(c->fd, p + done, n - done,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (k >= 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            return KH_ERR_IO;
+        }
+        if ((r = kh_client_wait(c, POLLOUT, deadline)) != 0) {
+            return r;
+        }
+    }
+    return KH_OK;
+}
+
+static int kh_client_recv_all(struct kh_client *c, uint8_t *p, size_t n,
+                              int64_t deadline)
+{
+    size_t got = 0;
+    int r;
+
+    while (got < n) {
+        ssize_t k = recv(c->fd, p + got, n - got, MSG_DONTWAIT);
+
+        if (k > 0) {
+            got += (size_t)k;
+            continue;
+        }
+        if (k == 0) {
+            return KH_ERR_IO; /* daemon closed the connection */
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            return KH_ERR_IO;
+        }
+        if ((r = kh_client_wait(c, POLLIN, deadline)) != 0) {
+            return r;
+        }
+    }
+    return KH_OK;
+}
+
+/* Reads one reply frame for request |id| into |frame| (cleared first). */
+static int kh_client_read_reply(struct kh_client *c, uint32_t id,
+                                int64_t deadline, struct kh_buf *frame,
+                                struct kh_frame *f)
+{
+    uint8_t hdr[KH_FRAME_HEADER_LEN];
+    uint8_t *p;
+    uint32_t len;
+    int r;
+
+    if ((r = kh_client_recv_all(c, hdr, sizeof(hdr), deadline)) != 0) {
+        return r;
+    }
+    if ((r = kh_frame_check_len(hdr, &len)) != 0 ||
+        (r = kh_buf_reserve(frame, len, &p)) != 0 ||
+        (r = kh_client_recv_all(c, p, len, deadline)) != 0) {
+        return r == KH_ERR_TOO_LARGE ? KH_ERR_PROTOCOL : r;
+    }
+    if ((r = kh_frame_decode(p, len, f)) != 0) {
+        return KH_ERR_PROTOCOL;
+    }
+    if (f->request_id != id && f->request_id != 0) {
+        return KH_ERR_PROTOCOL;
+    }
+    return KH_OK;
+}
+
+static int kh_client_io_fail(struct kh_client *c, int r)
+{
+    kh_client_disconnect(c);
+    switch (r) {
+    case KH_ERR_TIMEOUT:
+        return kh_client_fail(c, r, "keyholderd at %s did not answer within "
+                              "%d ms", c->path, c->timeout_ms);
+    case KH_ERR_PROTOCOL:
+        return kh_client_fail(c, r, "keyholderd at %s sent a malformed reply",
+                              c->path);
+    default:
+        return kh_client_fail(c, KH_ERR_UNAVAILABLE,
+                              "lost the connection to keyholderd at %s",
+                              c->path);
+    }
+}
+
+/*
+ * One attempt: connect if needed, send, receive. |*sent| tells whether
+ * the request may have reached the daemon.
+ */
+static int kh_client_try(struct kh_client *c, const struct kh_buf *req,
+                         uint32_t id, struct kh_buf *frame,
+                         struct kh_frame *f, int *sent)
+{
+    int64_t deadline = kh_now_ms() + c->timeout_ms;
+    int r;
+
+    *sent = 0;
+    if ((r = kh_client_connect(c)) != 0) {
+        return r;
+    }
+    /* A stale connection to a restarted daemon shows up as EOF/EPIPE. */
+    r = kh_client_send_all(c, kh_buf_data(req), kh_buf_size(req), deadline);
+    if (r != 0) {
+        return kh_client_io_fail(c, r);
+    }
+    *sent = 1;
+    kh_buf_reset(frame);
+    if ((r = kh_client_read_reply(c, id, deadline, frame, f)) != 0) {
+        return kh_client_io_fail(c, r);
+    }
+    return KH_OK;
+}
+
+int kh_client_call(struct kh_client *c, uint8_t type, const uint8_t *body,
+                   size_t len, int idempotent, struct kh_buf *reply)
+{
+    struct kh_buf req, frame;
+    struct kh_frame f;
+    uint32_t id = c->next_id++;
+    int r, sent, reused = c->fd >= 0;
+
+    c->reason[0] = '\0';
+    kh_buf_init_writer(&req, KH_FRAME_HEADER_LEN + KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&frame, KH_MAX_FRAME_LEN);
+    if ((r = kh_frame_begin(&req, type, id)) != 0 ||
+        (r = kh_buf_put_bytes(&req, body, len)) != 0 ||
+        (r = kh_frame_end(&req)) != 0) {
+        r = kh_client_fail(c, r, "request too large: %s", kh_strerror(r));
+        goto out;
+    }
+    r = kh_client_try(c, &req, id, &frame, &f, &sent);
+    /*
+     * A connection that worked before may be stale (daemon restarted):
+     * retry once on a fresh one, unless the daemon may have acted on a
+     * request that must not run twice.
+     */
+    if (r != 0 && reused && r != KH_ERR_TIMEOUT &&
+        (!sent || idempotent)) {
+        r = kh_client_try(c, &req, id, &frame, &f, &sent);
+    }
+    if (r != 0) {
+        goto out;
+    }
+    if (f.type == KH_MSG_ERROR) {
+        struct kh_error_reply e;
+
+        if (kh_error_decode(&f.body, &e) != 0) {
+            r = kh_client_io_fail(c, KH_ERR_PROTOCOL);
+            goto out;
+        }
+        r = kh_client_fail(c, e.code, "%s", e.reason);
+        goto out;
+    }
+    if (f.type != (type | KH_MSG_REPLY)) {
+        r = kh_client_io_fail(c, KH_ERR_PROTOCOL);
+        goto out;
+    }
+    r = kh_buf_put_bytes(reply, kh_buf_ptr(&f.body), kh_buf_len(&f.body));
+out:
+    kh_buf_free(&req);
+    kh_buf_free(&frame);
+    return r;
+}
+
+/*- Typed calls -------------------------------------------------------- */
+
+/* Runs a call whose request body is in |body| and decodes with |dec|. */
+static int kh_client_simple(struct kh_client *c, uint8_t type, int idem,
+                            struct kh_buf *body, struct kh_buf *reply)
+{
+    return kh_client_call(c, type, kh_buf_data(body), kh_buf_size(body),
+                          idem, reply);
+}
+
+static int kh_client_bad_reply(struct kh_client *c, int r)
+{
+    (void)r;
+    return kh_client_io_fail(c, KH_ERR_PROTOCOL);
+}
+
+int kh_client_status(struct kh_client *c, struct kh_status_reply *out)
+{
+    struct kh_buf body, reply;
+    int r;
+
+    kh_buf_init_writer(&body, 0);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_client_simple(c, KH_MSG_STATUS, 1, &body, &reply)) == 0 &&
+        kh_status_decode(&reply, out) != 0) {
+        r = kh_client_bad_reply(c, r);
+    }
+    kh_buf_free(&reply);
+    return r;
+}
+
+static int kh_client_empty_call(struct kh_client *c, uint8_t type)
+{
+    struct kh_buf body, reply;
+    int r;
+
+    kh_buf_init_writer(&body, 0);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_client_simple(c, type, 0, &body, &reply)) == 0 &&
+        kh_buf_expect_end(&reply) != 0) {
+        r = kh_client_bad_reply(c, r);
+    }
+    kh_buf_free(&reply);
+    return r;
+}
+
+int kh_client_init_dev(struct kh_client *c)
+{
+    return kh_client_empty_call(c, KH_MSG_INIT_DEV);
+}
+
+int kh_client_seal(struct kh_client *c)
+{
+    return kh_client_empty_call(c, KH_MSG_SEAL);
+}
+
+int kh_client_unseal_dev(struct kh_client *c)
+{
+    return kh_client_empty_call(c, KH_MSG_UNSEAL_DEV);
+}
+
+static int kh_client_info_reply(struct kh_client *c, struct kh_buf *reply,
+                                struct kh_key_info *out)
+{
+    if (kh_key_info_decode(reply, out) != 0 ||
+        kh_buf_expect_end(reply) != 0) {
+        return kh_client_bad_reply(c, KH_ERR_PROTOCOL);
+    }
+    return KH_OK;
+}
+
+int kh_client_key_generate(struct kh_client *c,
+                           const struct kh_keygen_request *req,
+                           struct kh_key_info *out)
+{
+    struct kh_buf body, reply;
+    int r;
+
+    kh_buf_init_writer(&body, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_keygen_encode(&body, req)) != 0) {
+        r = kh_client_fail(c, r, "invalid key generation request");
+    } else if ((r = kh_client_simple(c, KH_MSG_KEY_GENERATE, 0, &body,
+                                     &reply)) == 0) {
+        r = kh_client_info_reply(c, &reply, out);
+    }
+    kh_buf_free(&body);
+    kh_buf_free(&reply);
+    return r;
+}
+
+int kh_client_key_info(struct kh_client *c, const char *name,
+                       uint32_t version, struct kh_key_info *out)
+{
+    struct kh_key_ref ref = { .version = version };
+    struct kh_buf body, reply;
+    int r;
+
+    if (strlen(name) > KH_MAX_NAME_LEN || !kh_name_valid(name)) {
+        return kh_client_fail(c, KH_ERR_INVALID_ARGUMENT,
+                              "invalid key name '%.80s'", name);
+    }
+    snprintf(ref.name, sizeof(ref.name), "%s", name);
+    kh_buf_init_writer(&body, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_key_ref_encode(&body, &ref)) == 0 &&
+        (r = kh_client_simple(c, KH_MSG_KEY_INFO, 1, &body, &reply)) == 0) {
+        r = kh_client_info_reply(c, &reply, out);
+    }
+    kh_buf_free(&body);
+    kh_buf_free(&reply);
+    return r;
+}
+
+int kh_client_key_list(struct kh_client *c,
+                       int (*cb)(const struct kh_key_info *, void *),
+                       void *arg)
+{
+    struct kh_list_request req = { .after = "" };
+    struct kh_key_info *info;
+    struct kh_buf body, reply;
+    uint8_t more = 1;
+    int r = KH_OK;
+
+    if ((info = malloc(sizeof(*info))) == NULL) {
+        return KH_ERR_ALLOC;
+    }
+    kh_buf_init_writer(&body, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    while (more && r == 0) {
+        uint32_t count;
+
+        kh_buf_reset(&body);
+        kh_buf_reset(&reply);
+        if ((r = kh_list_request_encode(&body, &req)) != 0 ||
+            (r = kh_client_simple(c, KH_MSG_KEY_LIST, 1, &body, &reply)) !=
+                0) {
+            break;
+        }
+        if (kh_list_reply_decode_header(&reply, &more, &count) != 0) {
+            r = kh_client_bad_reply(c, r);
+            break;
+        }
+        for (uint32_t i = 0; i < count && r == 0; i++) {
+            if (kh_key_info_decode(&reply, info) != 0) {
+                r = kh_client_bad_reply(c, r);
+                break;
+            }
+            snprintf(req.after, sizeof(req.after), "%s", info->name);
+            r = cb(info, arg);
+        }
+        if (r == 0 && kh_buf_expect_end(&reply) != 0) {
+            r = kh_client_bad_reply(c, r);
+        }
+        if (r == 0 && more && count == 0) {
+            r = kh_client_bad_reply(c, r); /* no progress: refuse to spin */
+        }
+    }
+    kh_buf_free(&body);
+    kh_buf_free(&reply);
+    free(info);
+    return r;
+}
+
+int kh_client_sign(struct kh_client *c, const struct kh_sign_request *req,
+                   struct kh_sign_reply *out)
+{
+    struct kh_buf body, reply;
+    int r;
+
+    kh_buf_init_writer(&body, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_sign_request_encode(&body, req)) != 0) {
+        r = kh_client_fail(c, r, "invalid signing request: %s",
+                           kh_strerror(r));
+    } else if ((r = kh_client_simple(c, KH_MSG_KEY_SIGN, 1, &body,
+                                     &reply)) == 0 &&
+               kh_sign_reply_decode(&reply, out) != 0) {
+        r = kh_client_bad_reply(c, r);
+    }
+    kh_buf_free(&body); /* wipes the data to be signed */
+    kh_buf_free(&reply);
+    return r;
+}

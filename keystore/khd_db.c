@@ -1,0 +1,320 @@
+#include "khd_db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lmdb.h>
+
+#include "khd_log.h"
+
+#define KHD_DB_MAP_SIZE (1024ul * 1024 * 1024) /* sparse; grows on demand */
+#define KHD_DB_MAX_READERS 1024
+#define KHD_DB_KEY_LEN (KH_MAX_NAME_LEN + 1 + 4)
+
+struct khd_db {
+    MDB_env *env;
+    MDB_dbi meta;
+    MDB_dbi keys;
+};
+
+static int khd_db_fail(const char *what, int rc)
+{
+    khd_err("lmdb %s: %s", what, mdb_strerror(rc));
+    return KH_ERR_STORAGE;
+}
+
+int khd_db_open(const char *dir, struct khd_db **out)
+{
+    struct khd_db *db;
+    MDB_txn *txn = NULL;
+    int rc, dead = 0;
+
+    *out = NULL;
+    if ((db = calloc(1, sizeof(*db))) == NULL) {
+        return KH_ERR_ALLOC;
+    }
+    /*
+     * MDB_NOTLS: reader slots belong to transactions, not threads, since
+     * connection threads come and go. Never MDB_NOMEMINIT or MDB_NOSYNC.
+     */
+    if ((rc = mdb_env_create(&db->env)) != 0 ||
+        (rc = mdb_env_set_mapsize(db->env, KHD_DB_MAP_SIZE)) != 0 ||
+        (rc = mdb_env_set_maxreaders(db->env, KHD_DB_MAX_READERS)) != 0 ||
+        (rc = mdb_env_set_maxdbs(db->env, 4)) != 0 ||
+        (rc = mdb_env_open(db->env, dir, MDB_NOTLS, 0600)) != 0) {
+        khd_err("cannot open keystore in %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    /* Readers left by a killed process would pin old pages forever. */
+    (void)mdb_reader_check(db->env, &dead);
+    if (dead > 0) {
+        khd_info("cleared %d stale LMDB reader slot(s)", dead);
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &db->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &db->keys)) != 0) {
+        khd_err("cannot open keystore tables: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        khd_err("cannot create keystore tables: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    *out = db;
+    return KH_OK;
+fail:
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    if (db->env != NULL) {
+        mdb_env_close(db->env);
+    }
+    free(db);
+    return KH_ERR_STORAGE;
+}
+
+void khd_db_close(struct khd_db *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    mdb_env_close(db->env);
+    free(db);
+}
+
+int khd_db_meta_get(struct khd_db *db, const char *key, struct kh_buf *out)
+{
+    MDB_txn *txn;
+    MDB_val k = { strlen(key), (void *)key }, v;
+    int rc, r;
+
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    rc = mdb_get(txn, db->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_NOT_FOUND;
+    } else if (rc != 0) {
+        r = khd_db_fail("get meta", rc);
+    } else {
+        r = kh_buf_put_bytes(out, v.mv_data, v.mv_size); /* copy out */
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_meta_put(struct khd_db *db, const char *key, const void *val,
+                    size_t len)
+{
+    MDB_txn *txn;
+    MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)val };
+    int rc;
+
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_put(txn, db->meta, &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return khd_db_fail("put meta", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit", rc);
+    }
+    return KH_OK;
+}
+
+/* LMDB key: name || NUL || u32 version, so versions of a name are adjacent. */
+static size_t khd_db_key(uint8_t out[KHD_DB_KEY_LEN], const char *name,
+                         uint32_t version)
+{
+    size_t n = strlen(name);
+
+    memcpy(out, name, n);
+    out[n] = 0;
+    out[n + 1] = (uint8_t)(version >> 24);
+    out[n + 2] = (uint8_t)(version >> 16);
+    out[n + 3] = (uint8_t)(version >> 8);
+    out[n + 4] = (uint8_t)version;
+    return n + 5;
+}
+
+/* Splits an LMDB key; 0 if it has the expected shape. */
+static int khd_db_key_parse(const MDB_val *k, char name[KH_MAX_NAME_LEN + 1],
+                            uint32_t *version)
+{
+    const uint8_t *p = k->mv_data;
+    size_t n;
+
+    if (k->mv_size < 6 || k->mv_size > KHD_DB_KEY_LEN) {
+        return -1;
+    }
+    n = k->mv_size - 5;
+    if (p[n] != 0 || memchr(p, 0, n) != NULL) {
+        return -1;
+    }
+    memcpy(name, p, n);
+    name[n] = '\0';
+    *version = (uint32_t)p[n + 1] << 24 | (uint32_t)p[n + 2] << 16 |
+               (uint32_t)p[n + 3] << 8 | p[n + 4];
+    return 0;
+}
+
+int khd_db_key_insert(struct khd_db *db, const char *name, uint32_t version,
+                      const void *rec, size_t len)
+{
+    uint8_t kb[KHD_DB_KEY_LEN];
+    MDB_txn *txn;
+    MDB_val k, v = { len, (void *)rec };
+    int rc;
+
+    if (!kh_name_valid(name) || version == 0) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    k.mv_size = khd_db_key(kb, name, version);
+    k.mv_data = kb;
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    rc = mdb_put(txn, db->keys, &k, &v, MDB_NOOVERWRITE);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc == MDB_KEYEXIST ? KH_ERR_KEY_EXISTS
+                                  : khd_db_fail("put key", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit", rc);
+    }
+    return KH_OK;
+}
+
+/* Positions |cur| on the highest version of |name|. */
+static int khd_db_seek_newest(MDB_cursor *cur, const char *name, MDB_val *k,
+                              MDB_val *v, uint32_t *found)
+{
+    uint8_t kb[KHD_DB_KEY_LEN];
+    char got[KH_MAX_NAME_LEN + 1];
+    size_t n = strlen(name);
+    int rc;
+
+    /* name || 0x01 sorts just after every "name || NUL || version". */
+    memcpy(kb, name, n);
+    kb[n] = 1;
+    k->mv_size = n + 1;
+    k->mv_data = kb;
+    rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(cur, k, v, MDB_LAST);
+    } else if (rc == 0) {
+        rc = mdb_cursor_get(cur, k, v, MDB_PREV);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (khd_db_key_parse(k, got, found) != 0 || strcmp(got, name) != 0) {
+        return MDB_NOTFOUND;
+    }
+    return 0;
+}
+
+int khd_db_key_get(struct khd_db *db, const char *name, uint32_t version,
+                   struct kh_buf *out, uint32_t *found)
+{
+    uint8_t kb[KHD_DB_KEY_LEN];
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    if (!kh_name_valid(name)) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if (version == 0) {
+        if ((rc = mdb_cursor_open(txn, db->keys, &cur)) == 0) {
+            rc = khd_db_seek_newest(cur, name, &k, &v, found);
+        }
+    } else {
+        k.mv_size = khd_db_key(kb, name, version);
+        k.mv_data = kb;
+        rc = mdb_get(txn, db->keys, &k, &v);
+        *found = version;
+    }
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_UNKNOWN_KEY;
+    } else if (rc != 0) {
+        r = khd_db_fail("get key", rc);
+    } else {
+        r = kh_buf_put_bytes(out, v.mv_data, v.mv_size);
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_key_next_name(struct khd_db *db, const char *after,
+                         char next[KH_MAX_NAME_LEN + 1])
+{
+    uint8_t kb[KHD_DB_KEY_LEN];
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    uint32_t version;
+    size_t n = strlen(after);
+    int rc, r;
+
+    if (n > KH_MAX_NAME_LEN) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, db->keys, &cur)) == 0) {
+        if (n == 0) {
+            rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        } else {
+            memcpy(kb, after, n);
+            kb[n] = 1; /* past every version of |after| */
+            k.mv_size = n + 1;
+            k.mv_data = kb;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        }
+    }
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_NOT_FOUND;
+    } else if (rc != 0) {
+        r = khd_db_fail("list keys", rc);
+    } else if (khd_db_key_parse(&k, next, &version) != 0) {
+        r = KH_ERR_TAMPERED;
+    } else {
+        r = KH_OK;
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_key_count(struct khd_db *db, uint32_t *count)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc;
+
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    rc = mdb_stat(txn, db->keys, &st);
+    mdb_txn_abort(txn);
+    if (rc != 0) {
+        return khd_db_fail("stat", rc);
+    }
+    *count = st.ms_entries > UINT32_MAX ? UINT32_MAX : (uint32_t)st.ms_entries;
+    return KH_OK;
+}

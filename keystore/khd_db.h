@@ -1,0 +1,52 @@
+/*
+ * khd_db.h - keyholderd's LMDB environment.
+ *
+ * Sub-databases: "meta" (small named values: check value, mode) and "keys"
+ * (key = name || NUL || u32 version big-endian, value = a khd_record). Each
+ * function is one transaction: begin, copy what it needs out, commit or
+ * abort. Commits are durable (synchronous) before the function returns, so
+ * an acknowledged key survives a SIGKILL or power loss.
+ */
+#ifndef KHD_DB_H
+#define KHD_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kh_buf.h"
+#include "kh_err.h"
+#include "kh_proto.h"
+
+struct khd_db;
+
+/* Opens (creating if needed) the environment in directory |dir|. */
+KH_MUST_CHECK int khd_db_open(const char *dir, struct khd_db **out);
+void khd_db_close(struct khd_db *db);
+
+/* Meta values: KH_ERR_NOT_FOUND if absent; value appended to |out|. */
+KH_MUST_CHECK int khd_db_meta_get(struct khd_db *db, const char *key,
+                                  struct kh_buf *out);
+KH_MUST_CHECK int khd_db_meta_put(struct khd_db *db, const char *key,
+                                  const void *val, size_t len);
+
+/* Stores a new key version; KH_ERR_KEY_EXISTS if that version exists. */
+KH_MUST_CHECK int khd_db_key_insert(struct khd_db *db, const char *name,
+                                    uint32_t version, const void *rec,
+                                    size_t len);
+/*
+ * Fetches the record of |name| at |version| (0: the highest version) into
+ * |out| and its version into |*found|. KH_ERR_UNKNOWN_KEY if absent.
+ */
+KH_MUST_CHECK int khd_db_key_get(struct khd_db *db, const char *name,
+                                 uint32_t version, struct kh_buf *out,
+                                 uint32_t *found);
+/*
+ * The first key name sorting after |after| ("" = the first name) into
+ * |next|. KH_ERR_NOT_FOUND past the last name.
+ */
+KH_MUST_CHECK int khd_db_key_next_name(struct khd_db *db, const char *after,
+                                       char next[KH_MAX_NAME_LEN + 1]);
+/* Number of stored key versions. */
+KH_MUST_CHECK int khd_db_key_count(struct khd_db *db, uint32_t *count);
+
+#endif /* KHD_DB_H */

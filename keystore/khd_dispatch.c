@@ -1,0 +1,240 @@
+#include "khd_dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/crypto.h>
+
+#include "kh_proto.h"
+#include "khd_log.h"
+
+#define KHD_REPLY_MAX KH_MAX_FRAME_LEN
+
+int khd_reply_error(struct kh_buf *reply, uint32_t request_id, int code,
+                    const char *reason)
+{
+    struct kh_error_reply m = { .code = code };
+    int r;
+
+    snprintf(m.reason, sizeof(m.reason), "%s",
+             reason != NULL && reason[0] != '\0' ? reason : kh_strerror(code));
+    kh_buf_reset(reply);
+    kh_buf_truncate(reply, 0);
+    if ((r = kh_frame_begin(reply, KH_MSG_ERROR, request_id)) != 0 ||
+        (r = kh_error_encode(reply, &m)) != 0 ||
+        (r = kh_frame_end(reply)) != 0) {
+        return r;
+    }
+    return KH_OK;
+}
+
+/*- Handlers: decode the body, act, encode the reply body ------------- */
+
+static int khd_handle_status(struct khd_ctx *ctx, const struct khd_peer *p,
+                             struct kh_buf *body, struct kh_buf *reply,
+                             struct khd_error *e)
+{
+    struct kh_status_reply st;
+    int r;
+
+    (void)p;
+    if ((r = kh_buf_expect_end(body)) != 0) {
+        return r;
+    }
+    (void)e;
+    khd_status(ctx, &st);
+    return kh_status_encode(reply, &st);
+}
+
+static int khd_handle_init_dev(struct khd_ctx *ctx, const struct khd_peer *p,
+                               struct kh_buf *body, struct kh_buf *reply,
+                               struct khd_error *e)
+{
+    int r;
+
+    (void)reply;
+    if ((r = kh_buf_expect_end(body)) != 0) {
+        return r;
+    }
+    return khd_init_dev(ctx, p, e);
+}
+
+static int khd_handle_seal(struct khd_ctx *ctx, const struct khd_peer *p,
+                           struct kh_buf *body, struct kh_buf *reply,
+                           struct khd_error *e)
+{
+    int r;
+
+    (void)reply;
+    if ((r = kh_buf_expect_end(body)) != 0) {
+        return r;
+    }
+    return khd_seal(ctx, p, e);
+}
+
+static int khd_handle_unseal_dev(struct khd_ctx *ctx,
+                                 const struct khd_peer *p,
+                                 struct kh_buf *body, struct kh_buf *reply,
+                                 struct khd_error *e)
+{
+    int r;
+
+    (void)reply;
+    if ((r = kh_buf_expect_end(body)) != 0) {
+        return r;
+    }
+    return khd_unseal_dev(ctx, p, e);
+}
+
+static int khd_handle_generate(struct khd_ctx *ctx, const struct khd_peer *p,
+                               struct kh_buf *body, struct kh_buf *reply,
+                               struct khd_error *e)
+{
+    struct kh_keygen_request req;
+    struct kh_key_info info;
+    int r;
+
+    if ((r = kh_keygen_decode(body, &req)) != 0) {
+        return r;
+    }
+    if ((r = khd_op_generate(ctx, p, &req, &info, e)) != 0) {
+        return r;
+    }
+    return kh_key_info_encode(reply, &info);
+}
+
+static int khd_handle_info(struct khd_ctx *ctx, const struct khd_peer *p,
+                           struct kh_buf *body, struct kh_buf *reply,
+                           struct khd_error *e)
+{
+    struct kh_key_ref ref;
+    struct kh_key_info info;
+    int r;
+
+    if ((r = kh_key_ref_decode(body, &ref)) != 0) {
+        return r;
+    }
+    if ((r = khd_op_info(ctx, p, &ref, &info, e)) != 0) {
+        return r;
+    }
+    return kh_key_info_encode(reply, &info);
+}
+
+static int khd_handle_list(struct khd_ctx *ctx, const struct khd_peer *p,
+                           struct kh_buf *body, struct kh_buf *reply,
+                           struct khd_error *e)
+{
+    struct kh_list_request req;
+    struct kh_key_info *items;
+    uint32_t count = 0;
+    uint8_t more = 0;
+    int r;
+
+    if ((r = kh_list_request_decode(body, &req)) != 0) {
+        return r;
+    }
+    if ((items = calloc(KH_MAX_LIST_PAGE, sizeof(*items))) == NULL) {
+        return KH_ERR_ALLOC;
+    }
+    if ((r = khd_op_list(ctx, p, req.after, items, KH_MAX_LIST_PAGE, &count,
+                         &more, e)) != 0 ||
+        (r = kh_list_reply_begin(reply, more, count)) != 0) {
+        goto out;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if ((r = kh_key_info_encode(reply, &items[i])) != 0) {
+            goto out;
+        }
+    }
+out:
+    free(items);
+    return r;
+}
+
+static int khd_handle_sign(struct khd_ctx *ctx, const struct khd_peer *p,
+                           struct kh_buf *body, struct kh_buf *reply,
+                           struct khd_error *e)
+{
+    struct kh_sign_request req;
+    struct kh_sign_reply rep;
+    int r;
+
+    if ((r = kh_sign_request_decode(body, &req)) != 0) {
+        return r;
+    }
+    if ((r = khd_op_sign(ctx, p, &req, &rep, e)) == 0) {
+        r = kh_sign_reply_encode(reply, &rep);
+    }
+    OPENSSL_cleanse(&rep, sizeof(rep));
+    return r;
+}
+
+typedef int (*khd_handler_fn)(struct khd_ctx *, const struct khd_peer *,
+                              struct kh_buf *, struct kh_buf *,
+                              struct khd_error *);
+
+static const struct {
+    uint8_t type;
+    const char *name;
+    khd_handler_fn fn;
+} khd_handlers[] = {
+    { KH_MSG_STATUS, "status", khd_handle_status },
+    { KH_MSG_INIT_DEV, "init-dev", khd_handle_init_dev },
+    { KH_MSG_SEAL, "seal", khd_handle_seal },
+    { KH_MSG_UNSEAL_DEV, "unseal-dev", khd_handle_unseal_dev },
+    { KH_MSG_KEY_GENERATE, "key-generate", khd_handle_generate },
+    { KH_MSG_KEY_LIST, "key-list", khd_handle_list },
+    { KH_MSG_KEY_INFO, "key-info", khd_handle_info },
+    { KH_MSG_KEY_SIGN, "key-sign", khd_handle_sign },
+};
+
+/* A decode failure names the field problem; others keep the handler's. */
+static const char *khd_decode_reason(int r)
+{
+    switch (r) {
+    case KH_ERR_MESSAGE_INCOMPLETE:
+    case KH_ERR_INVALID_FORMAT:
+    case KH_ERR_TOO_LARGE:
+    case KH_ERR_TRAILING_DATA:
+        return kh_strerror(r);
+    default:
+        return NULL;
+    }
+}
+
+int khd_dispatch(struct khd_ctx *ctx, const struct khd_peer *p,
+                 const uint8_t *frame, size_t len, struct kh_buf *reply)
+{
+    struct khd_error e = { .reason = "" };
+    struct kh_frame f;
+    int r, er;
+
+    if ((r = kh_frame_decode(frame, len, &f)) != 0) {
+        khd_warn("uid %u pid %d sent an undecodable frame: %s",
+                 (unsigned)p->uid, (int)p->pid, kh_strerror(r));
+        er = khd_reply_error(reply, 0, r, NULL);
+        return er != 0 ? er : KH_ERR_PROTOCOL;
+    }
+    for (size_t i = 0; i < sizeof(khd_handlers) / sizeof(khd_handlers[0]);
+         i++) {
+        if (khd_handlers[i].type != f.type) {
+            continue;
+        }
+        if ((r = kh_frame_begin(reply, (uint8_t)(f.type | KH_MSG_REPLY),
+                                f.request_id)) != 0) {
+            return r;
+        }
+        r = khd_handlers[i].fn(ctx, p, &f.body, reply, &e);
+        if (r == 0 && (r = kh_frame_end(reply)) == 0) {
+            return KH_OK;
+        }
+        if (e.reason[0] == '\0' && khd_decode_reason(r) != NULL) {
+            snprintf(e.reason, sizeof(e.reason), "bad %s request: %s",
+                     khd_handlers[i].name, khd_decode_reason(r));
+        }
+        return khd_reply_error(reply, f.request_id, r, e.reason);
+    }
+    snprintf(e.reason, sizeof(e.reason), "unknown message type 0x%02x",
+             f.type);
+    return khd_reply_error(reply, f.request_id, KH_ERR_UNKNOWN_TYPE, e.reason);
+}

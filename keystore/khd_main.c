@@ -1,0 +1,342 @@
+/*
+ * keyholderd - holds private keys and signs for local clients.
+ *
+ *   keyholderd [--socket PATH] [--state-dir DIR] [--socket-group GROUP]
+ *              [--foreground] [--max-clients N] [--io-timeout-ms MS]
+ *              [--secure-heap BYTES]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "kh_err.h"
+#include "khd_keys.h"
+#include "khd_log.h"
+#include "khd_server.h"
+#include "khd_state.h"
+
+#define KHD_DEFAULT_SOCKET "/run/keyholder/keyholder.sock"
+#define KHD_DEFAULT_STATE_DIR "/var/lib/keyholder"
+#define KHD_DEFAULT_MAX_CLIENTS 256
+#define KHD_DEFAULT_IO_TIMEOUT_MS 10000
+/* Power of two; holds the KEK, unwrapped keys and OpenSSL's secure BNs. */
+#define KHD_DEFAULT_SECURE_HEAP (8u * 1024 * 1024)
+
+struct khd_options {
+    const char *socket_path;
+    const char *state_dir;
+    const char *socket_group;
+    int foreground;
+    unsigned max_clients;
+    int io_timeout_ms;
+    size_t secure_heap;
+};
+
+static int khd_stop_pipe[2] = { -1, -1 };
+
+static void khd_on_signal(int sig)
+{
+    int saved = errno;
+    char c = (char)sig;
+
+    (void)!write(khd_stop_pipe[1], &c, 1);
+    errno = saved;
+}
+
+static void khd_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: keyholderd [--socket PATH] [--state-dir DIR]\n"
+            "                  [--socket-group GROUP] [--foreground]\n"
+            "                  [--max-clients N] [--io-timeout-ms MS]\n"
+            "                  [--secure-heap BYTES]\n"
+            "  --socket        default $KEYHOLDER_SOCKET, else %s\n"
+            "  --state-dir     default %s\n",
+            KHD_DEFAULT_SOCKET, KHD_DEFAULT_STATE_DIR);
+}
+
+static int khd_parse_uint(const char *s, unsigned long max,
+                          unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v == 0 || v > max ||
+        s[0] == '-') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help), 2 for a usage error. */
+static int khd_parse_args(int argc, char **argv, struct khd_options *o)
+{
+    static const struct option longopts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "state-dir", required_argument, NULL, 'd' },
+        { "socket-group", required_argument, NULL, 'g' },
+        { "foreground", no_argument, NULL, 'f' },
+        { "max-clients", required_argument, NULL, 'm' },
+        { "io-timeout-ms", required_argument, NULL, 't' },
+        { "secure-heap", required_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    unsigned long v;
+    int c;
+
+    o->socket_path = getenv("KEYHOLDER_SOCKET");
+    if (o->socket_path == NULL || o->socket_path[0] == '\0') {
+        o->socket_path = KHD_DEFAULT_SOCKET;
+    }
+    o->state_dir = KHD_DEFAULT_STATE_DIR;
+    o->max_clients = KHD_DEFAULT_MAX_CLIENTS;
+    o->io_timeout_ms = KHD_DEFAULT_IO_TIMEOUT_MS;
+    o->secure_heap = KHD_DEFAULT_SECURE_HEAP;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            o->socket_path = optarg;
+            break;
+        case 'd':
+            o->state_dir = optarg;
+            break;
+        case 'g':
+            o->socket_group = optarg;
+            break;
+        case 'f':
+            o->foreground = 1;
+            break;
+        case 'm':
+            if (khd_parse_uint(optarg, 65536, &v) != 0) {
+                fprintf(stderr, "keyholderd: bad --max-clients '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->max_clients = (unsigned)v;
+            break;
+        case 't':
+            if (khd_parse_uint(optarg, 3600 * 1000, &v) != 0) {
+                fprintf(stderr, "keyholderd: bad --io-timeout-ms '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->io_timeout_ms = (int)v;
+            break;
+        case 'H':
+            if (khd_parse_uint(optarg, 1ul << 30, &v) != 0 ||
+                (v & (v - 1)) != 0) {
+                fprintf(stderr, "keyholderd: --secure-heap must be a power "
+                                "of two up to 1 GiB\n");
+                return 2;
+            }
+            o->secure_heap = v;
+            break;
+        case 'h':
+            khd_usage(stdout);
+            return 1;
+        case 'V':
+            printf("keyholderd %s\n", KH_VERSION);
+            return 1;
+        default:
+            khd_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "keyholderd: unexpected argument '%s'\n",
+                argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* No core dumps, no ptrace by other users, private files. */
+static void khd_harden_process(void)
+{
+    struct rlimit rl = { 0, 0 };
+
+    if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+        khd_warn("PR_SET_DUMPABLE: %s", strerror(errno));
+    }
+    if (setrlimit(RLIMIT_CORE, &rl) != 0) {
+        khd_warn("RLIMIT_CORE: %s", strerror(errno));
+    }
+    umask(077);
+}
+
+static int khd_prepare_dirs(const struct khd_options *o)
+{
+    char parent[PATH_MAX];
+    char *slash;
+
+    if (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {
+        khd_err("cannot create state dir %s: %s", o->state_dir,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(parent, sizeof(parent), "%s", o->socket_path);
+    if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
+        *slash = '\0';
+        /* 0711 on a dir we create: clients reach the socket, cannot list. */
+        if (mkdir(parent, 0711) != 0 && errno != EEXIST) {
+            khd_err("cannot create socket dir %s: %s", parent,
+                    strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int khd_init_secure_heap(size_t size)
+{
+    int r = CRYPTO_secure_malloc_init(size, 32);
+
+    if (r == 0) {
+        khd_err("cannot create the secure heap (%zu bytes): keys will not "
+                "be unsealed", size);
+    } else if (r == 2) {
+        khd_warn("secure heap has no mlock/guard pages (RLIMIT_MEMLOCK?): "
+                 "key material may be swapped");
+    }
+    return r;
+}
+
+/*
+ * Without --foreground: fork, and let the parent exit only once the child
+ * is serving (or has failed), so "keyholderd && khadmin status" works.
+ */
+static int khd_daemonize(int *ready_fd)
+{
+    int p[2];
+    pid_t pid;
+    char status = 1;
+
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        return -1;
+    }
+    if ((pid = fork()) < 0) {
+        return -1;
+    }
+    if (pid > 0) {
+        close(p[1]);
+        if (read(p[0], &status, 1) != 1) {
+            status = 1;
+        }
+        _exit(status);
+    }
+    close(p[0]);
+    if (setsid() < 0) {
+        return -1;
+    }
+    *ready_fd = p[1];
+    return 0;
+}
+
+static void khd_report_ready(int *ready_fd, char status)
+{
+    int devnull;
+
+    if (*ready_fd < 0) {
+        return;
+    }
+    (void)!write(*ready_fd, &status, 1);
+    close(*ready_fd);
+    *ready_fd = -1;
+    if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        if (devnull > 2) {
+            close(devnull);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct khd_options o = { 0 };
+    struct khd_server_config scfg;
+    struct khd_config cfg;
+    struct khd_ctx *ctx = NULL;
+    struct sigaction sa;
+    char *state_dir = NULL;
+    int r, lfd = -1, ready_fd = -1, rc = 1;
+
+    if ((r = khd_parse_args(argc, argv, &o)) != 0) {
+        return r == 1 ? 0 : 2;
+    }
+    khd_log_init(o.foreground);
+    khd_harden_process();
+    if (!o.foreground && khd_daemonize(&ready_fd) != 0) {
+        khd_err("cannot daemonize: %s", strerror(errno));
+        return 1;
+    }
+    if (khd_prepare_dirs(&o) != 0) {
+        goto out;
+    }
+    if ((state_dir = realpath(o.state_dir, NULL)) == NULL) {
+        khd_err("state dir %s: %s", o.state_dir, strerror(errno));
+        goto out;
+    }
+    if (pipe2(khd_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        goto out;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = khd_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    cfg.state_dir = state_dir;
+    cfg.secure_heap = khd_init_secure_heap(o.secure_heap);
+    if ((r = khd_keys_init()) != 0) {
+        khd_err("crypto init failed: %s", kh_strerror(r));
+        goto out;
+    }
+    if ((r = khd_ctx_open(&cfg, &ctx)) != 0) {
+        khd_err("cannot open keystore %s: %s", state_dir, kh_strerror(r));
+        goto out;
+    }
+    scfg.socket_path = o.socket_path;
+    scfg.socket_group = o.socket_group;
+    scfg.max_clients = o.max_clients;
+    scfg.io_timeout_ms = o.io_timeout_ms;
+    if ((lfd = khd_server_listen(&scfg)) < 0) {
+        goto out;
+    }
+    khd_info("keyholderd %s serving %s (state %s, pid %d)", KH_VERSION,
+             o.socket_path, state_dir, (int)getpid());
+    khd_report_ready(&ready_fd, 0);
+    khd_server_run(ctx, &scfg, lfd, khd_stop_pipe[0]);
+    khd_info("shutting down");
+    unlink(o.socket_path);
+    rc = 0;
+out:
+    if (lfd >= 0) {
+        close(lfd);
+    }
+    khd_report_ready(&ready_fd, 1);
+    khd_ctx_close(ctx);
+    khd_keys_cleanup();
+    free(state_dir);
+    if (CRYPTO_secure_malloc_initialized()) {
+        CRYPTO_secure_malloc_done();
+    }
+    return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * khd_state.h - keyholderd's state: the LMDB keystore, the sealed/unsealed
+ * state machine, the master key's KEK and the cache of ready-to-use keys.
+ *
+ * States: UNINITIALIZED --init--> UNSEALED <--seal/unseal--> SEALED.
+ * While not UNSEALED every key operation is refused with KH_ERR_SEALED (or
+ * KH_ERR_NOT_INITIALIZED). Sealing wipes the KEK and every cached key.
+ *
+ * Every operation takes the peer's kernel credentials and a khd_error that
+ * receives a one-line reason for the client on failure.
+ */
+#ifndef KHD_STATE_H
+#define KHD_STATE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kh_err.h"
+#include "kh_proto.h"
+
+#define KHD_MAX_PEER_GROUPS 64
+
+/* A client as the kernel describes it at accept time (SO_PEERCRED). */
+struct khd_peer {
+    uid_t uid;
+    gid_t gid;
+    pid_t pid;
+    uint32_t n_groups; /* supplementary groups (SO_PEERGROUPS) */
+    gid_t groups[KHD_MAX_PEER_GROUPS];
+};
+
+struct khd_error {
+    char reason[KH_MAX_REASON_LEN + 1];
+};
+
+struct khd_config {
+    const char *state_dir;
+    int secure_heap; /* CRYPTO_secure_malloc_init's result: 1, 2 or 0 */
+};
+
+struct khd_ctx;
+
+/* Opens the keystore; a dev keyholder is unsealed from its state dir. */
+KH_MUST_CHECK int khd_ctx_open(const struct khd_config *cfg,
+                               struct khd_ctx **out);
+/* Seals (wiping keys) and closes. */
+void khd_ctx_close(struct khd_ctx *ctx);
+
+void khd_status(struct khd_ctx *ctx, struct kh_status_reply *out);
+
+/* Creates the dev master key (root or the daemon's own uid only). */
+KH_MUST_CHECK int khd_init_dev(struct khd_ctx *ctx, const struct khd_peer *p,
+                               struct khd_error *e);
+KH_MUST_CHECK int khd_seal(struct khd_ctx *ctx, const struct khd_peer *p,
+                           struct khd_error *e);
+/* Unseals a dev keyholder again from the master key in its state dir. */
+KH_MUST_CHECK int khd_unseal_dev(struct khd_ctx *ctx,
+                                 const struct khd_peer *p,
+                                 struct khd_error *e);
+
+KH_MUST_CHECK int khd_op_generate(struct khd_ctx *ctx,
+                                  const struct khd_peer *p,
+                                  const struct kh_keygen_request *req,
+                                  struct kh_key_info *out,
+                                  struct khd_error *e);
+KH_MUST_CHECK int khd_op_info(struct khd_ctx *ctx, const struct khd_peer *p,
+                              const struct kh_key_ref *ref,
+                              struct kh_key_info *out, struct khd_error *e);
+/*
+ * Fills up to |max| entries (newest version of each name the peer may use)
+ * after |after|; |*more| tells whether names remain.
+ */
+KH_MUST_CHECK int khd_op_list(struct khd_ctx *ctx, const struct khd_peer *p,
+                              const char *after, struct kh_key_info *out,
+                              uint32_t max, uint32_t *count, uint8_t *more,
+                              struct khd_error *e);
+KH_MUST_CHECK int khd_op_sign(struct khd_ctx *ctx, const struct khd_peer *p,
+                              const struct kh_sign_request *req,
+                              struct kh_sign_reply *out,
+                              struct khd_error *e);
+
+/* 1 if |p| may use the key described by |meta|. */
+int khd_peer_may_use(const struct khd_peer *p, const struct kh_key_info *meta);
+
+#endif /* KHD_STATE_H */

@@ -1,0 +1,649 @@
+/*
+ * kh_itest - integration test driver for keyholderd, used by test_*.sh.
+ *
+ *   kh_itest sign SOCKET NAME IN OUT [sha256|sha384|sha512|none] [pss]
+ *       one signature through the client library (message mode), to be
+ *       checked with `openssl pkeyutl -verify` by the caller
+ *   kh_itest sign-digest SOCKET NAME IN OUT sha256|sha384|sha512 [pss]
+ *       same, hashing here and sending the digest
+ *   kh_itest concurrent SOCKET CLIENTS ROUNDS NAME...
+ *       CLIENTS threads, each its own connection, each signing ROUNDS times
+ *       with every NAME at once; every signature verified with OpenSSL
+ *   kh_itest hostile SOCKET
+ *       garbage, oversized, truncated, unknown and trailing-byte frames
+ *       from raw sockets; after each the daemon must still serve others
+ *   kh_itest expect-error SOCKET NAME ERRNAME
+ *       a signature attempt must fail with that error (e.g. SEALED)
+ *
+ * Exit 0 when everything held, 1 with a message otherwise.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "kh_client.h"
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "kh_itest: FAIL: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return 1;
+}
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf;
+    long n;
+
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return NULL;
+    }
+    *len = fread(buf, 1, (size_t)n, f);
+    fclose(f);
+    return buf;
+}
+
+static int write_file(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    int ok;
+
+    if (f == NULL) {
+        return -1;
+    }
+    ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/*- sign / sign-digest ------------------------------------------------- */
+
+static int cmd_sign(int argc, char **argv, int prehash)
+{
+    struct kh_sign_request req = { .version = 0 };
+    struct kh_sign_reply rep;
+    struct kh_key_info info;
+    struct kh_client *c;
+    uint8_t md[EVP_MAX_MD_SIZE], *msg;
+    unsigned int mdlen;
+    size_t len;
+    int r;
+
+    if (argc < 6) {
+        return fail("usage: sign SOCKET NAME IN OUT [digest] [pss]");
+    }
+    if ((msg = read_file(argv[4], &len)) == NULL) {
+        return fail("cannot read %s", argv[4]);
+    }
+    if (kh_client_new(argv[2], &c) != 0) {
+        return fail("alloc");
+    }
+    if ((r = kh_client_key_info(c, argv[3], 0, &info)) != 0) {
+        return fail("key info %s: %s", argv[3], kh_client_reason(c));
+    }
+    snprintf(req.name, sizeof(req.name), "%s", argv[3]);
+    req.input = KH_INPUT_MESSAGE;
+    req.digest = KH_DIGEST_NONE;
+    if (argc > 6 && strcmp(argv[6], "none") != 0 &&
+        kh_digest_from_name(argv[6], &req.digest) != 0) {
+        return fail("bad digest %s", argv[6]);
+    }
+    if (kh_key_type_is_rsa(info.type)) {
+        req.padding = argc > 7 && strcmp(argv[7], "pss") == 0 ? KH_PAD_PSS
+                                                               : KH_PAD_PKCS1;
+        req.salt_len = KH_PSS_SALT_DIGEST;
+    }
+    req.data = msg;
+    req.data_len = len;
+    if (prehash) {
+        const EVP_MD *type = EVP_get_digestbyname(kh_digest_name(req.digest));
+
+        if (type == NULL || EVP_Digest(msg, len, md, &mdlen, type, NULL) != 1) {
+            return fail("hash");
+        }
+        req.input = KH_INPUT_DIGEST;
+        req.data = md;
+        req.data_len = mdlen;
+    }
+    if ((r = kh_client_sign(c, &req, &rep)) != 0) {
+        return fail("sign %s: %s (%s)", argv[3], kh_client_reason(c),
+                    kh_errname(r));
+    }
+    if (write_file(argv[5], rep.sig, rep.sig_len) != 0) {
+        return fail("write %s", argv[5]);
+    }
+    kh_client_free(c);
+    free(msg);
+    return 0;
+}
+
+/*- concurrent --------------------------------------------------------- */
+
+struct conc_key {
+    struct kh_key_info info;
+    EVP_PKEY *pub;
+};
+
+struct conc_shared {
+    const char *socket;
+    struct conc_key *keys;
+    int n_keys;
+    int rounds;
+    pthread_barrier_t start;
+};
+
+struct conc_thread {
+    struct conc_shared *sh;
+    int id;
+    long ok, bad;
+    char err[256];
+};
+
+/* Verifies one signature over |msg| with the key's public half. */
+static int verify(const struct conc_key *k, const uint8_t *msg, size_t len,
+                  const struct kh_sign_reply *rep)
+{
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    const EVP_MD *md = k->info.type == KH_KEY_ED25519 ? NULL : EVP_sha256();
+    int ok = 0;
+
+    if (mctx != NULL &&
+        EVP_DigestVerifyInit(mctx, &pctx, md, NULL, k->pub) == 1 &&
+        (!kh_key_type_is_rsa(k->info.type) ||
+         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1)) {
+        ok = EVP_DigestVerify(mctx, rep->sig, rep->sig_len, msg, len) == 1;
+    }
+    EVP_MD_CTX_free(mctx);
+    return ok;
+}
+
+static void *conc_main(void *arg)
+{
+    struct conc_thread *t = arg;
+    struct conc_shared *sh = t->sh;
+    struct kh_client *c;
+    uint8_t msg[64];
+
+    if (kh_client_new(sh->socket, &c) != 0) {
+        t->bad++;
+        return NULL;
+    }
+    pthread_barrier_wait(&sh->start);
+    for (int round = 0; round < sh->rounds; round++) {
+        for (int i = 0; i < sh->n_keys; i++) {
+            const struct conc_key *k = &sh->keys[i];
+            struct kh_sign_request req = { .input = KH_INPUT_MESSAGE };
+            struct kh_sign_reply rep;
+            int r;
+
+            snprintf((char *)msg, sizeof(msg), "thread %d round %d key %d",
+                     t->id, round, i);
+            snprintf(req.name, sizeof(req.name), "%s", k->info.name);
+            req.digest = k->info.type == KH_KEY_ED25519 ? KH_DIGEST_NONE
+                                                        : KH_DIGEST_SHA256;
+            if (kh_key_type_is_rsa(k->info.type)) {
+                req.padding = KH_PAD_PSS;
+                req.salt_len = KH_PSS_SALT_DIGEST;
+            }
+            req.data = msg;
+            req.data_len = strlen((char *)msg);
+            r = kh_client_sign(c, &req, &rep);
+            if (r == 0 && verify(k, msg, req.data_len, &rep)) {
+                t->ok++;
+            } else {
+                t->bad++;
+                snprintf(t->err, sizeof(t->err), "%s: %s", k->info.name,
+                         r != 0 ? kh_client_reason(c) : "bad signature");
+            }
+        }
+    }
+    kh_client_free(c);
+    return NULL;
+}
+
+static int cmd_concurrent(int argc, char **argv)
+{
+    struct conc_shared sh = { 0 };
+    struct conc_thread *th;
+    pthread_t *tids;
+    struct kh_client *c;
+    long ok = 0, bad = 0;
+    int n;
+
+    if (argc < 6) {
+        return fail("usage: concurrent SOCKET CLIENTS ROUNDS NAME...");
+    }
+    sh.socket = argv[2];
+    n = atoi(argv[3]);
+    sh.rounds = atoi(argv[4]);
+    sh.n_keys = argc - 5;
+    if (n <= 0 || n > 1024 || sh.rounds <= 0) {
+        return fail("bad CLIENTS or ROUNDS");
+    }
+    sh.keys = calloc((size_t)sh.n_keys, sizeof(*sh.keys));
+    th = calloc((size_t)n, sizeof(*th));
+    tids = calloc((size_t)n, sizeof(*tids));
+    if (sh.keys == NULL || th == NULL || tids == NULL ||
+        kh_client_new(sh.socket, &c) != 0) {
+        return fail("alloc");
+    }
+    for (int i = 0; i < sh.n_keys; i++) {
+        const unsigned char *p;
+
+        if (kh_client_key_info(c, argv[5 + i], 0, &sh.keys[i].info) != 0) {
+            return fail("key %s: %s", argv[5 + i], kh_client_reason(c));
+        }
+        p = sh.keys[i].info.spki;
+        sh.keys[i].pub = d2i_PUBKEY(NULL, &p, (long)sh.keys[i].info.spki_len);
+        if (sh.keys[i].pub == NULL) {
+            return fail("key %s: SPKI does not parse", argv[5 + i]);
+        }
+    }
+    kh_client_free(c);
+    pthread_barrier_init(&sh.start, NULL, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        th[i].sh = &sh;
+        th[i].id = i;
+        if (pthread_create(&tids[i], NULL, conc_main, &th[i]) != 0) {
+            return fail("pthread_create");
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(tids[i], NULL);
+        ok += th[i].ok;
+        bad += th[i].bad;
+        if (th[i].bad > 0) {
+            fprintf(stderr, "client %d: %ld failed (%s)\n", i, th[i].bad,
+                    th[i].err);
+        }
+    }
+    pthread_barrier_destroy(&sh.start);
+    printf("concurrent: %d clients x %d rounds x %d keys: %ld valid, %ld "
+           "failed\n", n, sh.rounds, sh.n_keys, ok, bad);
+    for (int i = 0; i < sh.n_keys; i++) {
+        EVP_PKEY_free(sh.keys[i].pub);
+    }
+    free(sh.keys);
+    free(th);
+    free(tids);
+    if (bad != 0 || ok != (long)n * sh.rounds * sh.n_keys) {
+        return fail("%ld of %ld signatures failed", bad,
+                    (long)n * sh.rounds * sh.n_keys);
+    }
+    return 0;
+}
+
+/*- hostile ------------------------------------------------------------ */
+
+static int raw_connect(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct timeval tv = { .tv_sec = 5 };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+/*
+ * Reads one reply frame. Returns its error code (negative), 1 for a
+ * success reply, 0 for a closed connection, -1000 for a malformed reply.
+ */
+static int raw_reply(int fd, uint32_t *req_id)
+{
+    uint8_t hdr[4], body[4096];
+    struct kh_frame f;
+    struct kh_error_reply e;
+    uint32_t len;
+    ssize_t n;
+    size_t got = 0;
+
+    n = recv(fd, hdr, 4, MSG_WAITALL);
+    if (n == 0) {
+        return 0;
+    }
+    if (n != 4 || kh_frame_check_len(hdr, &len) != 0 || len > sizeof(body)) {
+        return -1000;
+    }
+    while (got < len) {
+        n = recv(fd, body + got, len - got, 0);
+        if (n <= 0) {
+            return -1000;
+        }
+        got += (size_t)n;
+    }
+    if (kh_frame_decode(body, len, &f) != 0) {
+        return -1000;
+    }
+    *req_id = f.request_id;
+    if (f.type != KH_MSG_ERROR) {
+        return 1;
+    }
+    if (kh_error_decode(&f.body, &e) != 0) {
+        return -1000;
+    }
+    return e.code;
+}
+
+/*
+ * 1 if the peer closed the connection, 0 if it is still open. A Unix socket
+ * closed while our unread bytes sat in its queue reports ECONNRESET.
+ */
+static int raw_closed(int fd)
+{
+    uint8_t b;
+    struct timeval tv = { .tv_sec = 2 };
+    ssize_t n;
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    n = recv(fd, &b, 1, 0);
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static int daemon_alive(const char *path)
+{
+    struct kh_client *c;
+    struct kh_status_reply st;
+    int r;
+
+    if (kh_client_new(path, &c) != 0) {
+        return 0;
+    }
+    r = kh_client_status(c, &st);
+    kh_client_free(c);
+    return r == 0;
+}
+
+static size_t frame(uint8_t *out, uint8_t version, uint8_t type, uint32_t id,
+                    const uint8_t *body, size_t blen)
+{
+    uint32_t len = (uint32_t)(6 + blen);
+
+    out[0] = (uint8_t)(len >> 24);
+    out[1] = (uint8_t)(len >> 16);
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    out[4] = version;
+    out[5] = type;
+    out[6] = (uint8_t)(id >> 24);
+    out[7] = (uint8_t)(id >> 16);
+    out[8] = (uint8_t)(id >> 8);
+    out[9] = (uint8_t)id;
+    memcpy(out + 10, body, blen);
+    return 10 + blen;
+}
+
+struct hostile_case {
+    const char *what;
+    int (*run)(const char *path);
+};
+
+static int case_oversized(const char *path)
+{
+    const uint8_t hdr[4] = { 0x7f, 0xff, 0xff, 0xff }; /* 2 GiB */
+    uint32_t id = 99;
+    int fd = raw_connect(path), r;
+
+    if (fd < 0 || send(fd, hdr, 4, MSG_NOSIGNAL) != 4) {
+        return fail("oversized: connect/send");
+    }
+    r = raw_reply(fd, &id);
+    if (r != KH_ERR_TOO_LARGE || id != 0 || !raw_closed(fd)) {
+        close(fd);
+        return fail("oversized frame: expected TOO_LARGE and close, got %d",
+                    r);
+    }
+    close(fd);
+    return 0;
+}
+
+static int case_undersized(const char *path)
+{
+    const uint8_t hdr[4] = { 0, 0, 0, 2 };
+    uint32_t id;
+    int fd = raw_connect(path), r;
+
+    if (fd < 0 || send(fd, hdr, 4, MSG_NOSIGNAL) != 4) {
+        return fail("undersized: connect/send");
+    }
+    r = raw_reply(fd, &id);
+    close(fd);
+    return r == KH_ERR_INVALID_FORMAT ? 0 : fail("undersized: got %d", r);
+}
+
+static int case_garbage(const char *path)
+{
+    uint8_t junk[512];
+    uint32_t id;
+    int fd = raw_connect(path), r;
+
+    for (size_t i = 0; i < sizeof(junk); i++) {
+        junk[i] = (uint8_t)(i * 131 + 7);
+    }
+    junk[0] = 0;
+    junk[1] = 0;
+    junk[2] = 1;
+    junk[3] = 0; /* 256-byte frame of junk: version byte is not 1 */
+    if (fd < 0 || send(fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0) {
+        return fail("garbage: connect/send");
+    }
+    r = raw_reply(fd, &id);
+    if (r != KH_ERR_BAD_VERSION || !raw_closed(fd)) {
+        close(fd);
+        return fail("garbage: expected BAD_VERSION and close, got %d", r);
+    }
+    close(fd);
+    return 0;
+}
+
+static int case_unknown_type_keeps_connection(const char *path)
+{
+    uint8_t buf[64];
+    uint32_t id = 0;
+    size_t n = frame(buf, KH_PROTO_VERSION, 0x55, 7, NULL, 0);
+    int fd = raw_connect(path), r;
+
+    if (fd < 0 || send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        return fail("unknown type: connect/send");
+    }
+    r = raw_reply(fd, &id);
+    if (r != KH_ERR_UNKNOWN_TYPE || id != 7) {
+        close(fd);
+        return fail("unknown type: expected UNKNOWN_TYPE for id 7, got %d",
+                    r);
+    }
+    /* Framing was intact, so the same connection keeps working. */
+    n = frame(buf, KH_PROTO_VERSION, KH_MSG_STATUS, 8, NULL, 0);
+    if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n ||
+        raw_reply(fd, &id) != 1 || id != 8) {
+        close(fd);
+        return fail("unknown type: connection unusable afterwards");
+    }
+    close(fd);
+    return 0;
+}
+
+static int case_trailing_bytes(const char *path)
+{
+    const uint8_t extra[3] = { 1, 2, 3 };
+    uint8_t buf[64];
+    uint32_t id;
+    size_t n = frame(buf, KH_PROTO_VERSION, KH_MSG_STATUS, 9, extra, 3);
+    int fd = raw_connect(path), r;
+
+    if (fd < 0 || send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        return fail("trailing: connect/send");
+    }
+    r = raw_reply(fd, &id);
+    close(fd);
+    return r == KH_ERR_TRAILING_DATA ? 0 : fail("trailing: got %d", r);
+}
+
+static int case_truncated_body(const char *path)
+{
+    /* A sign request whose string length runs past the frame. */
+    const uint8_t body[] = { 0, 0, 0, 3, 'w', 'e', 'b', 0, 0, 0, 0, 1, 1, 0,
+                             0, 0, 0, 0, 0, 0, 0, 0, 0x10 };
+    uint8_t buf[64];
+    uint32_t id;
+    size_t n = frame(buf, KH_PROTO_VERSION, KH_MSG_KEY_SIGN, 10, body,
+                     sizeof(body));
+    int fd = raw_connect(path), r;
+
+    if (fd < 0 || send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        return fail("truncated: connect/send");
+    }
+    r = raw_reply(fd, &id);
+    close(fd);
+    return r == KH_ERR_MESSAGE_INCOMPLETE ? 0 : fail("truncated: got %d", r);
+}
+
+static int case_disconnect_mid_frame(const char *path)
+{
+    uint8_t buf[64];
+    size_t n = frame(buf, KH_PROTO_VERSION, KH_MSG_STATUS, 11, NULL, 0);
+    int fd = raw_connect(path);
+
+    if (fd < 0 || send(fd, buf, n - 3, MSG_NOSIGNAL) != (ssize_t)(n - 3)) {
+        return fail("mid-frame: connect/send");
+    }
+    close(fd);
+    return 0;
+}
+
+/* A client stuck mid-frame must not delay anyone else. */
+static int case_stalled_client(const char *path)
+{
+    const uint8_t partial[6] = { 0, 0, 0, 6, KH_PROTO_VERSION,
+                                 KH_MSG_STATUS };
+    struct timespec a, b;
+    int fd = raw_connect(path), alive;
+    long ms;
+
+    if (fd < 0 || send(fd, partial, sizeof(partial), MSG_NOSIGNAL) != 6) {
+        return fail("stalled: connect/send");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    alive = daemon_alive(path);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    close(fd);
+    ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    if (!alive || ms > 1000) {
+        return fail("stalled client delayed others: %ld ms", ms);
+    }
+    return 0;
+}
+
+static int cmd_hostile(int argc, char **argv)
+{
+    static const struct hostile_case cases[] = {
+        { "oversized length prefix", case_oversized },
+        { "length below the fixed prefix", case_undersized },
+        { "garbage bytes", case_garbage },
+        { "unknown message type", case_unknown_type_keeps_connection },
+        { "trailing bytes after a message", case_trailing_bytes },
+        { "truncated field inside a frame", case_truncated_body },
+        { "disconnect in the middle of a frame", case_disconnect_mid_frame },
+        { "client stalled mid-frame", case_stalled_client },
+    };
+    int failed = 0;
+
+    if (argc < 3) {
+        return fail("usage: hostile SOCKET");
+    }
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int r = cases[i].run(argv[2]);
+
+        if (r == 0 && !daemon_alive(argv[2])) {
+            r = fail("daemon stopped serving after: %s", cases[i].what);
+        }
+        printf("hostile: %-40s %s\n", cases[i].what, r == 0 ? "ok" : "FAIL");
+        failed += r != 0;
+    }
+    return failed == 0 ? 0 : 1;
+}
+
+static int cmd_expect_error(int argc, char **argv)
+{
+    struct kh_sign_request req = { .input = KH_INPUT_DIGEST,
+                                   .digest = KH_DIGEST_SHA256 };
+    struct kh_sign_reply rep;
+    struct kh_client *c;
+    uint8_t md[32] = { 0 };
+    int r;
+
+    if (argc < 5) {
+        return fail("usage: expect-error SOCKET NAME ERRNAME");
+    }
+    if (kh_client_new(argv[2], &c) != 0) {
+        return fail("alloc");
+    }
+    snprintf(req.name, sizeof(req.name), "%s", argv[3]);
+    req.data = md;
+    req.data_len = sizeof(md);
+    r = kh_client_sign(c, &req, &rep);
+    if (r == 0 || strcmp(kh_errname(r), argv[4]) != 0) {
+        fail("expected %s, got %s (%s)", argv[4], r == 0 ? "success"
+                                                         : kh_errname(r),
+             kh_client_reason(c));
+        kh_client_free(c);
+        return 1;
+    }
+    printf("refused as expected: %s: %s\n", kh_errname(r),
+           kh_client_reason(c));
+    kh_client_free(c);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        return fail("usage: kh_itest sign|sign-digest|concurrent|hostile|"
+                    "expect-error ...");
+    }
+    if (strcmp(argv[1], "sign") == 0) {
+        return cmd_sign(argc, argv, 0);
+    }
+    if (strcmp(argv[1], "sign-digest") == 0) {
+        return cmd_sign(argc, argv, 1);
+    }
+    if (strcmp(argv[1], "concurrent") == 0) {
+        return cmd_concurrent(argc, argv);
+    }
+    if (strcmp(argv[1], "hostile") == 0) {
+        return cmd_hostile(argc, argv);
+    }
+    if (strcmp(argv[1], "expect-error") == 0) {
+        return cmd_expect_error(argc, argv);
+    }
+    return fail("unknown command %s", argv[1]);
+}
