@@ -553,6 +553,41 @@ out:
     return r;
 }
 
+/*
+ * n = pq, dp = d mod (p-1), dq = d mod (q-1), e.dp = 1 mod (p-1), e.dq = 1
+ * mod (q-1), q.qinv = 1 mod p: every component agrees with n and e. 3.0's
+ * fromdata checks none of it, and EVP_PKEY_pairwise_check() also proves p
+ * and q prime, which takes 30-200 ms while the loader holds the key cache
+ * exclusively; this takes microseconds.
+ */
+static int rsa_consistent(BIGNUM *const *c)
+{
+    const BIGNUM *n = c[0], *e = c[1], *d = c[2], *p = c[3], *q = c[4];
+    const BIGNUM *dp = c[5], *dq = c[6], *qinv = c[7];
+    BN_CTX *bc = BN_CTX_secure_new();
+    BIGNUM *t, *pm1, *qm1;
+    int ok = 0;
+
+    if (bc == NULL) {
+        return 0;
+    }
+    BN_CTX_start(bc);
+    t = BN_CTX_get(bc);
+    pm1 = BN_CTX_get(bc);
+    qm1 = BN_CTX_get(bc);
+    ok = qm1 != NULL && BN_cmp(p, BN_value_one()) > 0 &&
+         BN_cmp(q, BN_value_one()) > 0 && BN_mul(t, p, q, bc) &&
+         BN_cmp(t, n) == 0 && BN_sub(pm1, p, BN_value_one()) &&
+         BN_sub(qm1, q, BN_value_one()) && BN_mod(t, d, pm1, bc) &&
+         BN_cmp(t, dp) == 0 && BN_mod(t, d, qm1, bc) && BN_cmp(t, dq) == 0 &&
+         BN_mod_mul(t, e, dp, pm1, bc) && BN_is_one(t) &&
+         BN_mod_mul(t, e, dq, qm1, bc) && BN_is_one(t) &&
+         BN_mod_mul(t, q, qinv, p, bc) && BN_is_one(t);
+    BN_CTX_end(bc); /* a secure BN_CTX: its BIGNUMs are cleared */
+    BN_CTX_free(bc);
+    return ok;
+}
+
 static int r_rsa(const struct type_desc *d, struct derr *in, EVP_PKEY **pk)
 {
     BIGNUM *bn[RSA_NCOMP] = { NULL };
@@ -571,9 +606,12 @@ static int r_rsa(const struct type_desc *d, struct derr *in, EVP_PKEY **pk)
         if (!r_bn(&s, bn[i])) {
             goto out;
         }
+        if (i >= 2) {
+            BN_set_flags(bn[i], BN_FLG_CONSTTIME); /* d and the CRT values */
+        }
     }
     /* bn[0] is the modulus: an RSA-2048 key is no rsa:3072. */
-    if (s.n != 0 || BN_num_bits(bn[0]) != d->bits) {
+    if (s.n != 0 || BN_num_bits(bn[0]) != d->bits || !rsa_consistent(bn)) {
         goto out;
     }
     if ((bld = OSSL_PARAM_BLD_new()) == NULL) {

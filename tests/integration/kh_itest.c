@@ -398,7 +398,9 @@ static size_t frame(uint8_t *out, uint8_t version, uint8_t type, uint32_t id,
     out[7] = (uint8_t)(id >> 16);
     out[8] = (uint8_t)(id >> 8);
     out[9] = (uint8_t)id;
-    memcpy(out + 10, body, blen);
+    if (blen > 0) {
+        memcpy(out + 10, body, blen);
+    }
     return 10 + blen;
 }
 

@@ -1,0 +1,37 @@
+#!/bin/bash
+# Installs what Keyholder needs to build and test on Debian 12, only if
+# something is missing. Run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config   # toolchain
+    libssl-dev openssl                 # OpenSSL 3 library and CLI
+    libsecp256k1-dev                   # secp256k1 signing
+    liblmdb-dev                        # the keystore
+    libcunit1-dev                      # unit tests
+    util-linux                         # setpriv (access tests)
+    python3                            # the tamper test edits LMDB bytes
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+        grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+echo "deps: installing ${missing[*]}"
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+        echo "deps: missing ${missing[*]}; run as root" >&2
+        exit 1
+    }
+    SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
