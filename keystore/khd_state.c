@@ -629,6 +629,22 @@ static int khd_check_use(const struct khd_peer *p,
     return KH_OK;
 }
 
+/* 0 if no key has |name|, KH_ERR_KEY_EXISTS if one has, or a DB error. */
+static int khd_name_free(struct khd_ctx *ctx, const char *name)
+{
+    struct kh_buf rec;
+    uint32_t found;
+    int r;
+
+    kh_buf_init_writer(&rec, KHD_RECORD_MAX_LEN);
+    r = khd_db_key_get(ctx->db, name, 0, &rec, &found);
+    kh_buf_free(&rec);
+    if (r == KH_ERR_UNKNOWN_KEY) {
+        return KH_OK;
+    }
+    return r == 0 ? KH_ERR_KEY_EXISTS : r;
+}
+
 int khd_op_generate(struct khd_ctx *ctx, const struct khd_peer *p,
                     const struct kh_keygen_request *req,
                     struct kh_key_info *out, struct khd_error *e)
@@ -645,6 +661,14 @@ int khd_op_generate(struct khd_ctx *ctx, const struct khd_peer *p,
     r = khd_require_unsealed(ctx, e);
     pthread_rwlock_unlock(&ctx->lock);
     if (r != 0) {
+        goto out;
+    }
+    /* Cheap check first, so a taken name costs no key generation. */
+    if ((r = khd_name_free(ctx, req->name)) != 0) {
+        r = r == KH_ERR_KEY_EXISTS
+                ? khd_fail(e, r, "a key named '%s' already exists", req->name)
+                : khd_fail(e, r, "cannot read the keystore: %s",
+                           kh_strerror(r));
         goto out;
     }
     /* Generate without the lock: RSA-4096 takes seconds. */
