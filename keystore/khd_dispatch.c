@@ -19,7 +19,6 @@ int khd_reply_error(struct kh_buf *reply, uint32_t request_id, int code,
     snprintf(m.reason, sizeof(m.reason), "%s",
              reason != NULL && reason[0] != '\0' ? reason : kh_strerror(code));
     kh_buf_reset(reply);
-    kh_buf_truncate(reply, 0);
     if ((r = kh_frame_begin(reply, KH_MSG_ERROR, request_id)) != 0 ||
         (r = kh_error_encode(reply, &m)) != 0 ||
         (r = kh_frame_end(reply)) != 0) {

@@ -336,6 +336,24 @@ static int khd_peer_creds(int fd, struct khd_peer *p)
     return KH_OK;
 }
 
+/*
+ * Tells a client turned away at the connection limit why, without waiting:
+ * it reads an ERROR BUSY reply instead of a bare EOF.
+ */
+static void khd_refuse_busy(int fd)
+{
+    struct kh_buf reply;
+
+    kh_buf_init_writer(&reply, 512);
+    if (khd_reply_error(&reply, 0, KH_ERR_BUSY,
+                        "keyholderd connection limit reached; try again "
+                        "later") == 0) {
+        (void)!send(fd, kh_buf_data(&reply), kh_buf_size(&reply),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    kh_buf_free(&reply);
+}
+
 static void khd_accept_one(struct khd_server *srv, int lfd)
 {
     struct khd_conn *c;
@@ -370,6 +388,7 @@ static void khd_accept_one(struct khd_server *srv, int lfd)
                      (int)c->peer.pid);
         }
         pthread_mutex_unlock(&srv->mu);
+        khd_refuse_busy(fd);
         goto drop;
     }
     c->next = srv->conns;

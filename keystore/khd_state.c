@@ -280,6 +280,25 @@ static int khd_dev_unseal(struct khd_ctx *ctx)
     return r;
 }
 
+/*
+ * glibc's default rwlock lets a steady stream of readers (signers) starve a
+ * writer forever; seal is the incident-response stop and must get through.
+ */
+static int khd_lock_init(pthread_rwlock_t *lock)
+{
+    pthread_rwlockattr_t attr;
+    int r;
+
+    if (pthread_rwlockattr_init(&attr) != 0) {
+        return -1;
+    }
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    r = pthread_rwlock_init(lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return r;
+}
+
 int khd_ctx_open(const struct khd_config *cfg, struct khd_ctx **out)
 {
     struct khd_ctx *ctx;
@@ -290,7 +309,7 @@ int khd_ctx_open(const struct khd_config *cfg, struct khd_ctx **out)
     if ((ctx = calloc(1, sizeof(*ctx))) == NULL) {
         return KH_ERR_ALLOC;
     }
-    if (pthread_rwlock_init(&ctx->lock, NULL) != 0) {
+    if (khd_lock_init(&ctx->lock) != 0) {
         free(ctx);
         return KH_ERR_INTERNAL;
     }

@@ -12,6 +12,8 @@
  *   kh_itest hostile SOCKET
  *       garbage, oversized, truncated, unknown and trailing-byte frames
  *       from raw sockets; after each the daemon must still serve others
+ *   kh_itest limit SOCKET N
+ *       N idle connections held; one more is refused with BUSY
  *   kh_itest expect-error SOCKET NAME ERRNAME
  *       a signature attempt must fail with that error (e.g. SEALED)
  *
@@ -594,6 +596,42 @@ static int cmd_hostile(int argc, char **argv)
     return failed == 0 ? 0 : 1;
 }
 
+/* Holds N connections open; the next one must be refused with BUSY. */
+static int cmd_limit(int argc, char **argv)
+{
+    int fds[1024], n, extra, r;
+    uint32_t id = 1;
+
+    if (argc < 4 || (n = atoi(argv[3])) <= 0 || n > 1024) {
+        return fail("usage: limit SOCKET N");
+    }
+    for (int i = 0; i < n; i++) {
+        if ((fds[i] = raw_connect(argv[2])) < 0) {
+            return fail("connection %d of %d refused", i + 1, n);
+        }
+    }
+    /* Make sure the daemon has accepted them all before the extra one. */
+    usleep(200 * 1000);
+    extra = raw_connect(argv[2]);
+    r = extra >= 0 ? raw_reply(extra, &id) : -1;
+    if (extra >= 0) {
+        close(extra);
+    }
+    for (int i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+    if (r != KH_ERR_BUSY) {
+        return fail("connection %d: expected BUSY, got %d", n + 1, r);
+    }
+    usleep(200 * 1000); /* let the daemon notice the closed connections */
+    if (!daemon_alive(argv[2])) {
+        return fail("daemon does not serve after the limit was lifted");
+    }
+    printf("limit: %d connections held, the next refused with BUSY, "
+           "served again once they closed\n", n);
+    return 0;
+}
+
 static int cmd_expect_error(int argc, char **argv)
 {
     struct kh_sign_request req = { .input = KH_INPUT_DIGEST,
@@ -643,6 +681,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "hostile") == 0) {
         return cmd_hostile(argc, argv);
+    }
+    if (strcmp(argv[1], "limit") == 0) {
+        return cmd_limit(argc, argv);
     }
     if (strcmp(argv[1], "expect-error") == 0) {
         return cmd_expect_error(argc, argv);

@@ -14,4 +14,10 @@ echo x >"$WORK/msg"
 "$KHADMIN" key sign h-p256 --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null
 kh_ok "signing still works afterwards"
 kh_stop
+
+kh_start --max-clients 4
+"$KH_ITEST" limit "$SOCK" 4
+grep -q "connection limit (4) reached" "$LOG" || kh_fail "limit not logged"
+kh_ok "connection limit: the extra client gets BUSY, the log says so"
+kh_stop
 kh_pass
