@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
@@ -45,6 +45,7 @@
 #define BENCH_REASON_LEN 256
 #define BENCH_N_SAMPLES 2        /* first and last signature per thread */
 #define BENCH_NS 1000000000ull
+#define BENCH_MIN_SCALING 1.6    /* in-process 2-thread over 1-thread */
 
 enum bench_backend {
     BENCH_KEYHOLDER = 0,
@@ -697,29 +698,49 @@ static const char *bench_verdict(const struct bench_type *t, double ratio2,
 }
 
 /* |res| per type: [backend][thread count - 1]. */
+/* In-process 2-thread ops/s over 1-thread: ~2 when 2 CPUs were free. */
+static double bench_scaling(struct bench_result res[][BENCH_MAX_THREADS])
+{
+    const struct bench_result *in = res[BENCH_INPROC];
+
+    return in[0].ops_s > 0 ? in[1].ops_s / in[0].ops_s : 0.0;
+}
+
+static void bench_print_ratio(const struct bench_type *t,
+                              struct bench_result res[][BENCH_MAX_THREADS])
+{
+    double r1 = bench_ratio(&res[BENCH_KEYHOLDER][0], &res[BENCH_INPROC][0]);
+    double r2 = bench_ratio(&res[BENCH_KEYHOLDER][1], &res[BENCH_INPROC][1]);
+    char goal[16] = "-";
+
+    if (t->goal > 0) {
+        snprintf(goal, sizeof(goal), ">=%.1f", t->goal);
+    }
+    printf("%-13s %8.3f %8.3f %8s %8.2f  %s\n", t->name, r1, r2, goal,
+           bench_scaling(res), bench_verdict(t, r2, bench_type_bad(res)));
+}
+
 static void bench_print_ratios(const struct bench_opts *o,
                                struct bench_result res[][BENCH_N_BACKENDS]
                                                       [BENCH_MAX_THREADS])
 {
+    int unscaled = 0;
+
     printf("\nratio keyholder/in-process ops/s (goals: DESIGN.md, "
            "2 threads)\n");
-    printf("%-13s %8s %8s %8s  %s\n", "type", "1 thr", "2 thr", "goal",
-           "verdict");
+    printf("%-13s %8s %8s %8s %8s  %s\n", "type", "1 thr", "2 thr", "goal",
+           "scaling", "verdict");
     for (size_t i = 0; i < BENCH_N_TYPES; i++) {
-        const struct bench_type *t = &bench_types[i];
-        double r1, r2;
-        char goal[16] = "-";
-
-        if (!o->selected[i]) {
-            continue;
+        if (o->selected[i]) {
+            bench_print_ratio(&bench_types[i], res[i]);
+            unscaled |= bench_scaling(res[i]) < BENCH_MIN_SCALING;
         }
-        r1 = bench_ratio(&res[i][BENCH_KEYHOLDER][0], &res[i][BENCH_INPROC][0]);
-        r2 = bench_ratio(&res[i][BENCH_KEYHOLDER][1], &res[i][BENCH_INPROC][1]);
-        if (t->goal > 0) {
-            snprintf(goal, sizeof(goal), ">=%.1f", t->goal);
-        }
-        printf("%-13s %8.2f %8.2f %8s  %s\n", t->name, r1, r2, goal,
-               bench_verdict(t, r2, bench_type_bad(res[i])));
+    }
+    if (unscaled) {
+        printf("note: in-process did not scale to 2 threads (scaling < "
+               "%.1f): fewer than 2\n      free CPUs during the run; "
+               "the 2-thread ratios are suspect.\n",
+               BENCH_MIN_SCALING);
     }
 }
 
@@ -766,7 +787,8 @@ static void bench_json_ratio(FILE *f, const struct bench_type *t,
     bench_json_str(f, t->name);
     fprintf(f, ", \"ratio_1_thread\": %.4f, \"ratio_2_threads\": %.4f",
             r1, r2);
-    fprintf(f, ", \"valid\": %s", bench_type_bad(res) ? "false" : "true");
+    fprintf(f, ", \"inproc_scaling\": %.4f, \"valid\": %s",
+            bench_scaling(res), bench_type_bad(res) ? "false" : "true");
     if (t->goal > 0) {
         fprintf(f, ", \"goal_2_threads\": %.2f, \"meets_goal\": %s}",
                 t->goal, r2 >= t->goal ? "true" : "false");
@@ -783,7 +805,9 @@ static void bench_json_body(FILE *f, const struct bench_opts *o,
 
     fprintf(f, "{\n  \"socket\": ");
     bench_json_str(f, o->socket);
-    fprintf(f, ",\n  \"seconds\": %.3f,\n  \"results\": [", o->seconds);
+    fprintf(f, ",\n  \"seconds\": %.3f,\n  \"cpus\": %ld,\n"
+               "  \"results\": [",
+            o->seconds, sysconf(_SC_NPROCESSORS_ONLN));
     for (size_t i = 0; i < BENCH_N_TYPES; i++) {
         for (int b = 0; b < BENCH_N_BACKENDS && o->selected[i]; b++) {
             for (int t = 0; t < BENCH_MAX_THREADS; t++) {
@@ -971,6 +995,18 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
 
 /*- Main ------------------------------------------------------------- */
 
+static void bench_print_machine(void)
+{
+    double load[3] = { 0, 0, 0 };
+
+    if (getloadavg(load, 3) < 0) {
+        load[0] = -1;
+    }
+    printf("%ld CPUs online, load average %.2f, %s\n\n",
+           sysconf(_SC_NPROCESSORS_ONLN), load[0],
+           OpenSSL_version(OPENSSL_VERSION));
+}
+
 /* Checks that the daemon answers and is unsealed. */
 static int bench_check_daemon(struct kh_client *c,
                               const struct bench_opts *o)
@@ -989,8 +1025,9 @@ static int bench_check_daemon(struct kh_client *c,
                 path, kh_state_name(st.state));
         return KH_ERR_SEALED;
     }
-    printf("keyholderd %s at %s, %g s per run%s\n\n", st.version, path,
+    printf("keyholderd %s at %s, %g s per run%s\n", st.version, path,
            o->seconds, st.secure_heap == 1 ? "" : " (secure heap degraded)");
+    bench_print_machine();
     return 0;
 }
 
