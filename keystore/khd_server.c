@@ -19,11 +19,20 @@
 
 #define KHD_THREAD_STACK (1024 * 1024)
 
+/*
+ * Most frames fit the per-connection input buffer, so one recv usually
+ * brings a whole request and nothing is allocated per request. Bytes of a
+ * following frame (a pipelining client) stay buffered for the next round.
+ */
+#define KHD_CONN_INBUF 8192
+
 struct khd_conn {
     struct khd_conn *prev, *next;
     struct khd_server *srv;
     int fd;
     struct khd_peer peer;
+    size_t in_start, in_end; /* unread bytes are in[in_start..in_end) */
+    uint8_t in[KHD_CONN_INBUF];
 };
 
 struct khd_server {
@@ -145,24 +154,17 @@ static int64_t khd_now_ms(void)
 }
 
 /*
- * Reads exactly |n| bytes. With |idle_ok| the wait for the first byte is
- * unbounded (an idle client between requests); after that the whole read
- * must finish within the I/O timeout. Returns 0, KH_ERR_IO on EOF/error
- * (|*eof| set for a clean EOF before the first byte) or KH_ERR_TIMEOUT.
+ * Waits until the socket is readable. |deadline| < 0 waits without limit
+ * (an idle client between requests). Returns 0, KH_ERR_TIMEOUT or
+ * KH_ERR_IO.
  */
-static int khd_read_full(struct khd_conn *c, uint8_t *buf, size_t n,
-                         int idle_ok, int *eof)
+static int khd_wait_readable(struct khd_conn *c, int64_t deadline)
 {
-    int64_t deadline = khd_now_ms() + c->srv->cfg->io_timeout_ms;
-    size_t got = 0;
-
-    *eof = 0;
-    while (got < n) {
+    for (;;) {
         struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-        int timeout = -1;
-        ssize_t k;
+        int timeout = -1, n;
 
-        if (!(idle_ok && got == 0)) {
+        if (deadline >= 0) {
             int64_t left = deadline - khd_now_ms();
 
             if (left <= 0) {
@@ -170,34 +172,105 @@ static int khd_read_full(struct khd_conn *c, uint8_t *buf, size_t n,
             }
             timeout = (int)left;
         }
-        if (poll(&pfd, 1, timeout) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
+        n = poll(&pfd, 1, timeout);
+        if (n > 0) {
+            return KH_OK;
+        }
+        if (n < 0 && errno != EINTR) {
             return KH_ERR_IO;
         }
-        if (pfd.revents == 0) {
-            continue; /* the loop re-checks the deadline */
+    }
+}
+
+/* One recv into |p|; returns bytes read, 0 for EAGAIN, negative on EOF. */
+static ssize_t khd_recv_some(struct khd_conn *c, uint8_t *p, size_t n)
+{
+    ssize_t k;
+
+    do {
+        k = recv(c->fd, p, n, MSG_DONTWAIT);
+    } while (k < 0 && errno == EINTR);
+    if (k == 0) {
+        return -1;
+    }
+    if (k < 0) {
+        return errno == EAGAIN ? 0 : -1;
+    }
+    return k;
+}
+
+/*
+ * Makes |need| (<= KHD_CONN_INBUF) unread bytes available in c->in. While
+ * |idle| and nothing of the frame has arrived, waits without a deadline;
+ * once a byte is there the frame must complete within the I/O timeout.
+ * Returns 0, KH_ERR_TIMEOUT, or KH_ERR_IO (|*eof| set for a clean EOF
+ * between frames).
+ */
+static int khd_fill(struct khd_conn *c, size_t need, int idle, int *eof)
+{
+    int64_t deadline = -1;
+    int r;
+
+    *eof = 0;
+    if (c->in_end - c->in_start >= need) {
+        return KH_OK;
+    }
+    if (KHD_CONN_INBUF - c->in_start < need) { /* compact */
+        memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+        c->in_end -= c->in_start;
+        c->in_start = 0;
+    }
+    if (!idle || c->in_end > c->in_start) {
+        deadline = khd_now_ms() + c->srv->cfg->io_timeout_ms;
+    }
+    while (c->in_end - c->in_start < need) {
+        ssize_t k;
+
+        /* Idle: the request is probably not there yet, so poll first. */
+        if (deadline < 0 && (r = khd_wait_readable(c, -1)) != 0) {
+            return r;
         }
-        k = recv(c->fd, buf + got, n - got, 0);
-        if (k == 0) {
-            *eof = got == 0;
-            return KH_ERR_IO;
-        }
+        k = khd_recv_some(c, c->in + c->in_end, KHD_CONN_INBUF - c->in_end);
         if (k < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                continue;
-            }
+            *eof = c->in_end == c->in_start;
             return KH_ERR_IO;
         }
-        if (got == 0 && idle_ok) {
+        if (k == 0) {
+            if (deadline >= 0 && (r = khd_wait_readable(c, deadline)) != 0) {
+                return r;
+            }
+            continue;
+        }
+        c->in_end += (size_t)k;
+        if (deadline < 0) {
             deadline = khd_now_ms() + c->srv->cfg->io_timeout_ms;
+        }
+    }
+    return KH_OK;
+}
+
+/* Reads exactly |n| bytes straight into |p| (frames too big to buffer). */
+static int khd_read_direct(struct khd_conn *c, uint8_t *p, size_t n)
+{
+    int64_t deadline = khd_now_ms() + c->srv->cfg->io_timeout_ms;
+    size_t got = 0;
+    int r;
+
+    while (got < n) {
+        ssize_t k = khd_recv_some(c, p + got, n - got);
+
+        if (k < 0) {
+            return KH_ERR_IO;
+        }
+        if (k == 0 && (r = khd_wait_readable(c, deadline)) != 0) {
+            return r;
         }
         got += (size_t)k;
     }
     return KH_OK;
 }
 
+/* Sends at once; waits for room only when the socket buffer is full. */
 static int khd_write_full(struct khd_conn *c, const uint8_t *buf, size_t n)
 {
     int64_t deadline = khd_now_ms() + c->srv->cfg->io_timeout_ms;
@@ -205,66 +278,122 @@ static int khd_write_full(struct khd_conn *c, const uint8_t *buf, size_t n)
 
     while (done < n) {
         struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
-        int64_t left = deadline - khd_now_ms();
-        ssize_t k;
+        ssize_t k = send(c->fd, buf + done, n - done,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        int64_t left;
 
-        if (left <= 0) {
+        if (k >= 0) {
+            done += (size_t)k;
+            continue;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN) {
+            return KH_ERR_IO;
+        }
+        if ((left = deadline - khd_now_ms()) <= 0) {
             return KH_ERR_TIMEOUT;
         }
         if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR) {
             return KH_ERR_IO;
         }
-        k = send(c->fd, buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (k < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                continue;
-            }
-            return KH_ERR_IO;
-        }
-        done += (size_t)k;
     }
     return KH_OK;
 }
 
-/* Serves one request. Returns 0 to continue, negative to close. */
-static int khd_conn_serve_one(struct khd_conn *c, struct kh_buf *reply)
+static void khd_log_io(const struct khd_conn *c, int r, uint32_t len)
 {
-    uint8_t hdr[KH_FRAME_HEADER_LEN];
-    uint8_t *frame = NULL;
-    uint32_t len = 0;
+    khd_warn("uid %u pid %d: %s in the middle of a %u-byte frame; closing",
+             (unsigned)c->peer.uid, (int)c->peer.pid, kh_strerror(r),
+             (unsigned)len);
+}
+
+/*
+ * Reads the next frame's body (what follows the length prefix). Small
+ * frames stay in c->in (|*frame| points there, |*owned| 0); larger ones
+ * are read into a fresh allocation (|*owned| 1).
+ */
+static int khd_read_frame(struct khd_conn *c, struct kh_buf *reply,
+                          uint8_t **frame, uint32_t *len, int *owned)
+{
+    uint8_t *big;
+    size_t have;
     int r, eof;
 
-    if ((r = khd_read_full(c, hdr, sizeof(hdr), 1, &eof)) != 0) {
+    *frame = NULL;
+    *owned = 0;
+    if ((r = khd_fill(c, KH_FRAME_HEADER_LEN, 1, &eof)) != 0) {
         if (!eof) {
-            khd_warn("uid %u pid %d: %s while reading a frame; closing",
-                     (unsigned)c->peer.uid, (int)c->peer.pid,
-                     kh_strerror(r));
+            khd_log_io(c, r, 0);
         }
         return r;
     }
-    kh_buf_reset(reply);
     /* The length is checked before anything is allocated. */
-    if ((r = kh_frame_check_len(hdr, &len)) != 0) {
+    if ((r = kh_frame_check_len(c->in + c->in_start, len)) != 0) {
+        const uint8_t *h = c->in + c->in_start;
+
         khd_warn("uid %u pid %d sent a frame length of %u bytes (%s); "
                  "closing", (unsigned)c->peer.uid, (int)c->peer.pid,
-                 (unsigned)((uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-                            (uint32_t)hdr[2] << 8 | hdr[3]),
+                 (unsigned)((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+                            (uint32_t)h[2] << 8 | h[3]),
                  kh_strerror(r));
         if (khd_reply_error(reply, 0, r, NULL) == 0) {
             (void)khd_write_full(c, kh_buf_data(reply), kh_buf_size(reply));
         }
         return r;
     }
-    if ((frame = malloc(len)) == NULL) {
+    if (KH_FRAME_HEADER_LEN + (size_t)*len <= KHD_CONN_INBUF) {
+        if ((r = khd_fill(c, KH_FRAME_HEADER_LEN + *len, 0, &eof)) != 0) {
+            khd_log_io(c, r, *len);
+            return r;
+        }
+        *frame = c->in + c->in_start + KH_FRAME_HEADER_LEN;
+        return KH_OK;
+    }
+    if ((big = malloc(*len)) == NULL) {
         return KH_ERR_ALLOC;
     }
-    if ((r = khd_read_full(c, frame, len, 0, &eof)) != 0) {
-        khd_warn("uid %u pid %d: %s in the middle of a %u-byte frame; "
-                 "closing", (unsigned)c->peer.uid, (int)c->peer.pid,
-                 kh_strerror(r), (unsigned)len);
-        goto out;
+    have = c->in_end - c->in_start - KH_FRAME_HEADER_LEN;
+    if (have > *len) {
+        have = *len;
+    }
+    memcpy(big, c->in + c->in_start + KH_FRAME_HEADER_LEN, have);
+    if ((r = khd_read_direct(c, big + have, *len - have)) != 0) {
+        khd_log_io(c, r, *len);
+        OPENSSL_clear_free(big, *len);
+        return r;
+    }
+    OPENSSL_cleanse(c->in + c->in_start, KH_FRAME_HEADER_LEN + have);
+    c->in_start += KH_FRAME_HEADER_LEN + have;
+    *frame = big;
+    *owned = 1;
+    return KH_OK;
+}
+
+/* Serves one request. Returns 0 to continue, negative to close. */
+static int khd_conn_serve_one(struct khd_conn *c, struct kh_buf *reply)
+{
+    uint8_t *frame;
+    uint32_t len = 0;
+    int r, owned;
+
+    kh_buf_reset(reply);
+    if ((r = khd_read_frame(c, reply, &frame, &len, &owned)) != 0) {
+        return r;
     }
     r = khd_dispatch(c->srv->ctx, &c->peer, frame, len, reply);
+    /* The request may hold data to be signed: wipe it once served. */
+    if (owned) {
+        OPENSSL_clear_free(frame, len);
+    } else {
+        OPENSSL_cleanse(frame - KH_FRAME_HEADER_LEN,
+                        KH_FRAME_HEADER_LEN + len);
+        c->in_start += KH_FRAME_HEADER_LEN + len;
+    }
+    if (c->in_start == c->in_end) {
+        c->in_start = c->in_end = 0;
+    }
     if (kh_buf_size(reply) > 0) {
         int w = khd_write_full(c, kh_buf_data(reply), kh_buf_size(reply));
 
@@ -272,8 +401,6 @@ static int khd_conn_serve_one(struct khd_conn *c, struct kh_buf *reply)
             r = w;
         }
     }
-out:
-    OPENSSL_clear_free(frame, len); /* it may hold data to be signed */
     return r;
 }
 
@@ -306,7 +433,7 @@ static void *khd_conn_main(void *arg)
     }
     kh_buf_free(&reply);
     khd_conn_unlink(c);
-    free(c);
+    OPENSSL_clear_free(c, sizeof(*c));
     return NULL;
 }
 

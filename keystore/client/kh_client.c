@@ -210,31 +210,63 @@ static int kh_client_recv_all(struct kh_client *c, uint8_t *p, size_t n,
     return KH_OK;
 }
 
-/* Reads one reply frame for request |id| into |frame| (cleared first). */
+/* Replies up to this size arrive in one recv with their header. */
+#define KH_CLIENT_FIRST_READ 4096
+
+/*
+ * Reads one reply frame for request |id| into |frame| (cleared first). The
+ * reply is not there yet when this is called, so it polls first and then
+ * takes header and body in one recv: two system calls for most replies.
+ */
 static int kh_client_read_reply(struct kh_client *c, uint32_t id,
                                 int64_t deadline, struct kh_buf *frame,
                                 struct kh_frame *f)
 {
-    uint8_t hdr[KH_FRAME_HEADER_LEN];
+    uint8_t first[KH_CLIENT_FIRST_READ];
     uint8_t *p;
     uint32_t len;
+    size_t got = 0, body;
     int r;
 
-    if ((r = kh_client_recv_all(c, hdr, sizeof(hdr), deadline)) != 0) {
-        return r;
+    while (got < KH_FRAME_HEADER_LEN) {
+        ssize_t k;
+
+        if ((r = kh_client_wait(c, POLLIN, deadline)) != 0) {
+            return r;
+        }
+        k = recv(c->fd, first + got, sizeof(first) - got, MSG_DONTWAIT);
+        if (k == 0) {
+            return KH_ERR_IO;
+        }
+        if (k < 0 && errno != EINTR && errno != EAGAIN) {
+            return KH_ERR_IO;
+        }
+        got += k > 0 ? (size_t)k : 0;
     }
-    if ((r = kh_frame_check_len(hdr, &len)) != 0 ||
-        (r = kh_buf_reserve(frame, len, &p)) != 0 ||
-        (r = kh_client_recv_all(c, p, len, deadline)) != 0) {
-        return r == KH_ERR_TOO_LARGE ? KH_ERR_PROTOCOL : r;
-    }
-    if ((r = kh_frame_decode(p, len, f)) != 0) {
+    if ((r = kh_frame_check_len(first, &len)) != 0) {
         return KH_ERR_PROTOCOL;
     }
-    if (f->request_id != id && f->request_id != 0) {
-        return KH_ERR_PROTOCOL;
+    body = got - KH_FRAME_HEADER_LEN;
+    if (body > len) {
+        r = KH_ERR_PROTOCOL; /* bytes beyond the one reply we asked for */
+        goto out;
     }
-    return KH_OK;
+    if ((r = kh_buf_reserve(frame, len, &p)) != 0) {
+        goto out;
+    }
+    memcpy(p, first + KH_FRAME_HEADER_LEN, body);
+    if ((r = kh_client_recv_all(c, p + body, len - body, deadline)) != 0) {
+        goto out;
+    }
+    if (kh_frame_decode(p, len, f) != 0 ||
+        (f->request_id != id && f->request_id != 0)) {
+        r = KH_ERR_PROTOCOL;
+        goto out;
+    }
+    r = KH_OK;
+out:
+    OPENSSL_cleanse(first, got);
+    return r;
 }
 
 static int kh_client_io_fail(struct kh_client *c, int r)
