@@ -15,6 +15,7 @@ struct khd_db {
     MDB_env *env;
     MDB_dbi meta;
     MDB_dbi keys;
+    MDB_dbi certs;
 };
 
 static int khd_db_fail(const char *what, int rc)
@@ -52,7 +53,8 @@ int khd_db_open(const char *dir, struct khd_db **out)
     }
     if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &db->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &db->keys)) != 0) {
+        (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &db->keys)) != 0 ||
+        (rc = mdb_dbi_open(txn, "certs", MDB_CREATE, &db->certs)) != 0) {
         khd_err("cannot open keystore tables: %s", mdb_strerror(rc));
         goto fail;
     }
@@ -296,6 +298,55 @@ int khd_db_key_next_name(struct khd_db *db, const char *after,
     }
     if (cur != NULL) {
         mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_cert_put(struct khd_db *db, const char *name, const void *der,
+                    size_t len)
+{
+    MDB_txn *txn;
+    MDB_val k = { 0, (void *)name }, v = { len, (void *)der };
+    int rc;
+
+    if (!kh_name_valid(name) || len == 0) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    k.mv_size = strlen(name);
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_put(txn, db->certs, &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return khd_db_fail("put cert", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit", rc);
+    }
+    return KH_OK;
+}
+
+int khd_db_cert_get(struct khd_db *db, const char *name, struct kh_buf *out)
+{
+    MDB_txn *txn;
+    MDB_val k = { 0, (void *)name }, v;
+    int rc, r;
+
+    if (!kh_name_valid(name)) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    k.mv_size = strlen(name);
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    rc = mdb_get(txn, db->certs, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_NOT_FOUND;
+    } else if (rc != 0) {
+        r = khd_db_fail("get cert", rc);
+    } else {
+        r = kh_buf_put_bytes(out, v.mv_data, v.mv_size); /* copy out */
     }
     mdb_txn_abort(txn);
     return r;

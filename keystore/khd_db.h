@@ -1,8 +1,10 @@
 /*
  * khd_db.h - keyholderd's LMDB environment.
  *
- * Sub-databases: "meta" (small named values: check value, mode) and "keys"
- * (key = name || NUL || u32 version big-endian, value = a khd_record). Each
+ * Sub-databases: "meta" (small named values: check value, mode), "keys"
+ * (key = name || NUL || u32 version big-endian, value = a khd_record) and
+ * "certs" (key = key name, value = the certificate's DER; public data, not
+ * wrapped, so khd_state checks it against the key on every read). Each
  * function is one transaction: begin, copy what it needs out, commit or
  * abort. Commits are durable (synchronous) before the function returns, so
  * an acknowledged key survives a SIGKILL or power loss.
@@ -46,6 +48,18 @@ KH_MUST_CHECK int khd_db_key_get(struct khd_db *db, const char *name,
  */
 KH_MUST_CHECK int khd_db_key_next_name(struct khd_db *db, const char *after,
                                        char next[KH_MAX_NAME_LEN + 1]);
+/*
+ * Stores |der| as the certificate of key |name|, replacing any previous
+ * one. The caller has checked the key and the certificate.
+ */
+KH_MUST_CHECK int khd_db_cert_put(struct khd_db *db, const char *name,
+                                  const void *der, size_t len);
+/*
+ * Appends the certificate of key |name| to |out|. KH_ERR_NOT_FOUND if the
+ * key has none, KH_ERR_NO_SPACE if it is larger than |out| may grow.
+ */
+KH_MUST_CHECK int khd_db_cert_get(struct khd_db *db, const char *name,
+                                  struct kh_buf *out);
 /* Number of stored key versions. */
 KH_MUST_CHECK int khd_db_key_count(struct khd_db *db, uint32_t *count);
 

@@ -604,3 +604,104 @@ int kh_sign_reply_decode(struct kh_buf *b, struct kh_sign_reply *m)
     *b = t;
     return KH_OK;
 }
+
+int kh_cert_import_encode(struct kh_buf *b,
+                          const struct kh_cert_import_request *m)
+{
+    int r;
+
+    if (m->der_len == 0) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    if (m->der_len > KH_MAX_CERT_LEN) {
+        return KH_ERR_TOO_LARGE;
+    }
+    if ((r = kh_name_encode(b, m->name)) != 0 ||
+        (r = kh_buf_put_str(b, m->der, m->der_len)) != 0) {
+        return r;
+    }
+    return KH_OK;
+}
+
+int kh_cert_import_decode(struct kh_buf *b, struct kh_cert_import_request *m)
+{
+    struct kh_buf t = *b;
+    int r;
+
+    if ((r = kh_name_decode(&t, m->name)) != 0 ||
+        (r = kh_buf_get_str(&t, &m->der, &m->der_len, KH_MAX_CERT_LEN)) !=
+            0 ||
+        (r = kh_buf_expect_end(&t)) != 0) {
+        return r;
+    }
+    if (m->der_len == 0) {
+        return KH_ERR_INVALID_FORMAT;
+    }
+    *b = t;
+    return KH_OK;
+}
+
+int kh_cert_get_request_encode(struct kh_buf *b,
+                               const struct kh_cert_get_request *m)
+{
+    return kh_name_encode(b, m->name);
+}
+
+int kh_cert_get_request_decode(struct kh_buf *b,
+                               struct kh_cert_get_request *m)
+{
+    struct kh_buf t = *b;
+    int r;
+
+    if ((r = kh_name_decode(&t, m->name)) != 0 ||
+        (r = kh_buf_expect_end(&t)) != 0) {
+        return r;
+    }
+    *b = t;
+    return KH_OK;
+}
+
+/* present 0 with no bytes, or present 1 with 1..KH_MAX_CERT_LEN bytes. */
+static int kh_cert_reply_valid(uint8_t present, size_t der_len)
+{
+    if (present == 0) {
+        return der_len == 0;
+    }
+    return present == 1 && der_len > 0 && der_len <= KH_MAX_CERT_LEN;
+}
+
+int kh_cert_get_reply_encode(struct kh_buf *b,
+                             const struct kh_cert_get_reply *m)
+{
+    int r;
+
+    if (m->der_len > KH_MAX_CERT_LEN) {
+        return KH_ERR_TOO_LARGE;
+    }
+    if (!kh_cert_reply_valid(m->present, m->der_len)) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    if ((r = kh_buf_put_u8(b, m->present)) != 0 ||
+        (r = kh_buf_put_str(b, m->der, m->der_len)) != 0) {
+        return r;
+    }
+    return KH_OK;
+}
+
+int kh_cert_get_reply_decode(struct kh_buf *b, struct kh_cert_get_reply *m)
+{
+    struct kh_buf t = *b;
+    int r;
+
+    if ((r = kh_buf_get_u8(&t, &m->present)) != 0 ||
+        (r = kh_buf_get_str(&t, &m->der, &m->der_len, KH_MAX_CERT_LEN)) !=
+            0 ||
+        (r = kh_buf_expect_end(&t)) != 0) {
+        return r;
+    }
+    if (!kh_cert_reply_valid(m->present, m->der_len)) {
+        return KH_ERR_INVALID_FORMAT;
+    }
+    *b = t;
+    return KH_OK;
+}

@@ -32,6 +32,7 @@
 #define KH_MAX_REASON_LEN 255
 #define KH_MAX_VERSION_STR 31
 #define KH_MAX_LIST_PAGE 64            /* keys per KEY_LIST reply */
+#define KH_MAX_CERT_LEN 16384          /* X.509 certificate DER */
 
 enum kh_msg_type {
     KH_MSG_STATUS = 0x01,
@@ -42,6 +43,8 @@ enum kh_msg_type {
     KH_MSG_KEY_LIST = 0x11,
     KH_MSG_KEY_INFO = 0x12,
     KH_MSG_KEY_SIGN = 0x13,
+    KH_MSG_CERT_IMPORT = 0x14,
+    KH_MSG_CERT_GET = 0x15,
     KH_MSG_ERROR = 0x7f,
     KH_MSG_REPLY = 0x80, /* OR-ed into the request type */
 };
@@ -251,5 +254,42 @@ KH_MUST_CHECK int kh_sign_reply_encode(struct kh_buf *b,
                                        const struct kh_sign_reply *m);
 KH_MUST_CHECK int kh_sign_reply_decode(struct kh_buf *b,
                                        struct kh_sign_reply *m);
+
+/*
+ * CERT_IMPORT request: name || str der (1..KH_MAX_CERT_LEN). The reply is
+ * empty. The codec checks only the length; the daemon parses the DER.
+ */
+struct kh_cert_import_request {
+    char name[KH_MAX_NAME_LEN + 1];
+    const uint8_t *der;   /* borrowed from the decoded frame */
+    size_t der_len;
+};
+KH_MUST_CHECK int kh_cert_import_encode(struct kh_buf *b,
+                                        const struct kh_cert_import_request *m);
+KH_MUST_CHECK int kh_cert_import_decode(struct kh_buf *b,
+                                        struct kh_cert_import_request *m);
+
+/* CERT_GET request: name. */
+struct kh_cert_get_request {
+    char name[KH_MAX_NAME_LEN + 1];
+};
+KH_MUST_CHECK int kh_cert_get_request_encode(
+    struct kh_buf *b, const struct kh_cert_get_request *m);
+KH_MUST_CHECK int kh_cert_get_request_decode(struct kh_buf *b,
+                                             struct kh_cert_get_request *m);
+
+/*
+ * CERT_GET reply: u8 present (0 or 1) || str der. present 0 comes with an
+ * empty der, present 1 with 1..KH_MAX_CERT_LEN bytes.
+ */
+struct kh_cert_get_reply {
+    uint8_t present;
+    const uint8_t *der;   /* borrowed from the decoded frame */
+    size_t der_len;
+};
+KH_MUST_CHECK int kh_cert_get_reply_encode(struct kh_buf *b,
+                                           const struct kh_cert_get_reply *m);
+KH_MUST_CHECK int kh_cert_get_reply_decode(struct kh_buf *b,
+                                           struct kh_cert_get_reply *m);
 
 #endif /* KH_PROTO_H */

@@ -69,6 +69,21 @@ static int dec_sign_rep(struct kh_buf *b, void *m)
     return kh_sign_reply_decode(b, m);
 }
 
+static int dec_cert_import(struct kh_buf *b, void *m)
+{
+    return kh_cert_import_decode(b, m);
+}
+
+static int dec_cert_get_req(struct kh_buf *b, void *m)
+{
+    return kh_cert_get_request_decode(b, m);
+}
+
+static int dec_cert_get_rep(struct kh_buf *b, void *m)
+{
+    return kh_cert_get_reply_decode(b, m);
+}
+
 /* key_info is embedded, so it checks the end itself here. */
 static int dec_info_whole(struct kh_buf *b, void *m)
 {
@@ -420,6 +435,168 @@ static void test_sign_reply(void)
     kh_buf_free(&w);
 }
 
+static void test_cert_import(void)
+{
+    uint8_t der[300];
+    struct kh_cert_import_request in = { .name = "web",
+                                         .der = der,
+                                         .der_len = sizeof(der) },
+                                  out;
+    struct kh_buf w, r;
+    uint8_t *big;
+
+    memset(der, 0x30, sizeof(der));
+    kh_buf_init_writer(&w, KH_MAX_FRAME_LEN);
+    CU_ASSERT_EQUAL(kh_cert_import_encode(&w, &in), 0);
+    check_codec(&w, dec_cert_import, &out);
+    CU_ASSERT_STRING_EQUAL(out.name, "web");
+    CU_ASSERT_EQUAL(out.der_len, sizeof(der));
+    CU_ASSERT_EQUAL(memcmp(out.der, der, sizeof(der)), 0);
+
+    /* Exactly KH_MAX_CERT_LEN passes; one more is refused both ways. */
+    big = calloc(1, KH_MAX_CERT_LEN + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    out = in;
+    out.der = big;
+    out.der_len = KH_MAX_CERT_LEN;
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_import_encode(&w, &out), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_import_decode(&r, &out), 0);
+    CU_ASSERT_EQUAL(out.der_len, KH_MAX_CERT_LEN);
+    out.der_len = KH_MAX_CERT_LEN + 1;
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_import_encode(&w, &out), KH_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(kh_buf_size(&w), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_cstr(&w, "web"), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_str(&w, big, KH_MAX_CERT_LEN + 1), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_import_decode(&r, &out), KH_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(kh_buf_len(&r), kh_buf_size(&w));
+    free(big);
+
+    /* A length prefix promising more than the frame holds. */
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_buf_put_cstr(&w, "web"), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u32(&w, 100), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_bytes(&w, der, 99), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_import_decode(&r, &out),
+                    KH_ERR_MESSAGE_INCOMPLETE);
+    CU_ASSERT_EQUAL(kh_buf_len(&r), kh_buf_size(&w));
+
+    /* An empty certificate and a bad name are refused both ways. */
+    out = in;
+    out.der_len = 0;
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_import_encode(&w, &out), KH_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(kh_buf_put_cstr(&w, "web"), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_str(&w, NULL, 0), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_import_decode(&r, &out), KH_ERR_INVALID_FORMAT);
+    CU_ASSERT_EQUAL(kh_buf_len(&r), kh_buf_size(&w));
+    out = in;
+    snprintf(out.name, sizeof(out.name), "../x");
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_import_encode(&w, &out), KH_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(kh_buf_put_cstr(&w, "../x"), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_str(&w, der, sizeof(der)), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_import_decode(&r, &out), KH_ERR_INVALID_FORMAT);
+    kh_buf_free(&w);
+}
+
+static void test_cert_get(void)
+{
+    struct kh_cert_get_request req = { .name = "ca-root" }, rout;
+    uint8_t der[1200];
+    struct kh_cert_get_reply in = { .present = 1,
+                                    .der = der,
+                                    .der_len = sizeof(der) },
+                             out;
+    struct kh_buf w, r;
+    uint8_t *big;
+
+    kh_buf_init_writer(&w, KH_MAX_FRAME_LEN);
+    CU_ASSERT_EQUAL(kh_cert_get_request_encode(&w, &req), 0);
+    check_codec(&w, dec_cert_get_req, &rout);
+    CU_ASSERT_STRING_EQUAL(rout.name, "ca-root");
+    snprintf(req.name, sizeof(req.name), "a b");
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_get_request_encode(&w, &req),
+                    KH_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(kh_buf_put_cstr(&w, "a b"), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_get_request_decode(&r, &rout),
+                    KH_ERR_INVALID_FORMAT);
+
+    /* A certificate, and none. */
+    memset(der, 0x82, sizeof(der));
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_get_reply_encode(&w, &in), 0);
+    check_codec(&w, dec_cert_get_rep, &out);
+    CU_ASSERT_EQUAL(out.present, 1);
+    CU_ASSERT_EQUAL(out.der_len, sizeof(der));
+    CU_ASSERT_EQUAL(memcmp(out.der, der, sizeof(der)), 0);
+    out.present = 0;
+    out.der = NULL;
+    out.der_len = 0;
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_get_reply_encode(&w, &out), 0);
+    CU_ASSERT_EQUAL(kh_buf_size(&w), 5);
+    check_codec(&w, dec_cert_get_rep, &out);
+    CU_ASSERT_EQUAL(out.present, 0);
+    CU_ASSERT_EQUAL(out.der_len, 0);
+
+    /* Inconsistent present/der pairs: refused by both sides. */
+    out = in;
+    out.present = 0;
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_get_reply_encode(&w, &out),
+                    KH_ERR_INVALID_ARGUMENT);
+    out.present = 2;
+    CU_ASSERT_EQUAL(kh_cert_get_reply_encode(&w, &out),
+                    KH_ERR_INVALID_ARGUMENT);
+    out.present = 1;
+    out.der_len = 0;
+    CU_ASSERT_EQUAL(kh_cert_get_reply_encode(&w, &out),
+                    KH_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(kh_buf_size(&w), 0);
+    {
+        static const struct {
+            uint8_t present;
+            size_t len;
+        } bad[] = { { 0, 1 }, { 1, 0 }, { 2, 0 }, { 2, 10 }, { 0xff, 10 } };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            kh_buf_reset(&w);
+            CU_ASSERT_EQUAL(kh_buf_put_u8(&w, bad[i].present), 0);
+            CU_ASSERT_EQUAL(kh_buf_put_str(&w, der, bad[i].len), 0);
+            kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+            CU_ASSERT_EQUAL(kh_cert_get_reply_decode(&r, &out),
+                            KH_ERR_INVALID_FORMAT);
+            CU_ASSERT_EQUAL(kh_buf_len(&r), kh_buf_size(&w));
+        }
+    }
+
+    /* Over KH_MAX_CERT_LEN: refused both ways, before the bytes are read. */
+    big = calloc(1, KH_MAX_CERT_LEN + 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+    out = in;
+    out.der = big;
+    out.der_len = KH_MAX_CERT_LEN + 1;
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_cert_get_reply_encode(&w, &out), KH_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(kh_buf_size(&w), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u8(&w, 1), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u32(&w, KH_MAX_CERT_LEN + 1), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_cert_get_reply_decode(&r, &out), KH_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(kh_buf_len(&r), kh_buf_size(&w));
+    free(big);
+    kh_buf_free(&w);
+}
+
 static void test_errors_have_names(void)
 {
     for (int e = 0; e >= KH_ERR_MIN; e--) {
@@ -441,6 +618,8 @@ static const struct kh_test tests[] = {
     KH_TEST(test_ref_and_list),
     KH_TEST(test_sign_request),
     KH_TEST(test_sign_reply),
+    KH_TEST(test_cert_import),
+    KH_TEST(test_cert_get),
     KH_TEST(test_errors_have_names),
     { NULL, NULL },
 };

@@ -122,6 +122,44 @@ static void test_name_iteration(void)
     khd_db_close(db);
 }
 
+/* Certificates: one per name, replaced by a put, apart from the keys. */
+static void test_certs(void)
+{
+    struct khd_db *db;
+    struct kh_buf out, small;
+    uint32_t count;
+
+    CU_ASSERT_EQUAL_FATAL(khd_db_open(dir, &db), 0);
+    kh_buf_init_writer(&out, KH_MAX_CERT_LEN);
+    CU_ASSERT_EQUAL(khd_db_cert_get(db, "a", &out), KH_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(khd_db_cert_put(db, "a", "first", 5), 0);
+    CU_ASSERT_EQUAL(khd_db_cert_put(db, "a-b", "other", 5), 0);
+    CU_ASSERT_EQUAL(khd_db_cert_get(db, "a", &out), 0);
+    CU_ASSERT_EQUAL(kh_buf_size(&out), 5);
+    CU_ASSERT_EQUAL(memcmp(kh_buf_data(&out), "first", 5), 0);
+    CU_ASSERT_EQUAL(khd_db_cert_put(db, "a", "second!", 7), 0);
+    kh_buf_reset(&out);
+    CU_ASSERT_EQUAL(khd_db_cert_get(db, "a", &out), 0);
+    CU_ASSERT_EQUAL(kh_buf_size(&out), 7);
+    CU_ASSERT_EQUAL(memcmp(kh_buf_data(&out), "second!", 7), 0);
+    /* Names are whole keys: no prefix matches. */
+    kh_buf_reset(&out);
+    CU_ASSERT_EQUAL(khd_db_cert_get(db, "aa", &out), KH_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(khd_db_cert_get(db, "", &out), KH_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(khd_db_cert_put(db, "bad/name", "x", 1),
+                    KH_ERR_INVALID_ARGUMENT);
+    CU_ASSERT_EQUAL(khd_db_cert_put(db, "a", "", 0), KH_ERR_INVALID_ARGUMENT);
+    /* A value larger than the caller's buffer is refused, not cut. */
+    kh_buf_init_writer(&small, 4);
+    CU_ASSERT_EQUAL(khd_db_cert_get(db, "a", &small), KH_ERR_NO_SPACE);
+    kh_buf_free(&small);
+    /* Certificates are not keys. */
+    CU_ASSERT_EQUAL(khd_db_key_count(db, &count), 0);
+    CU_ASSERT_EQUAL(count, 7);
+    kh_buf_free(&out);
+    khd_db_close(db);
+}
+
 /* What was committed is there after reopening (a restart). */
 static void test_reopen(void)
 {
@@ -132,6 +170,14 @@ static void test_reopen(void)
     CU_ASSERT_EQUAL(khd_db_key_count(db, &count), 0);
     CU_ASSERT_EQUAL(count, 7);
     expect(db, "a", 0, "a#10", 10);
+    {
+        struct kh_buf out;
+
+        kh_buf_init_writer(&out, KH_MAX_CERT_LEN);
+        CU_ASSERT_EQUAL(khd_db_cert_get(db, "a", &out), 0);
+        CU_ASSERT_EQUAL(kh_buf_size(&out), 7);
+        kh_buf_free(&out);
+    }
     khd_db_close(db);
 }
 
@@ -157,6 +203,7 @@ static const struct kh_test tests[] = {
     KH_TEST(test_meta),
     KH_TEST(test_keys_and_versions),
     KH_TEST(test_name_iteration),
+    KH_TEST(test_certs),
     KH_TEST(test_reopen),
     KH_TEST(test_open_refuses_missing_dir),
     KH_TEST(test_cleanup),
