@@ -22,7 +22,7 @@ struct kha_globals {
 };
 
 struct kha_command {
-    const char *group; /* "key", or NULL for a top-level command */
+    const char *group; /* "key", "cert", or NULL for a top-level command */
     const char *name;
     int (*fn)(struct kha_globals *g, int argc, char **argv);
     const char *usage;
@@ -34,6 +34,14 @@ struct kh_client *kha_client(const struct kha_globals *g);
 int kha_call_failed(struct kh_client *c, const char *what, int r);
 int kha_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* KHA_USAGE after explaining, unless |name| is a valid key name. */
+int kha_check_name(const char *usage, const char *name);
+/*
+ * After getopt: exactly one positional argument left, a valid key NAME.
+ * KHA_OK with |*name| set, or KHA_USAGE after explaining.
+ */
+int kha_take_name(int argc, char **argv, const char *usage,
+                  const char **name);
 /* Writes |s| as a JSON string literal (with quotes). */
 void kha_json_str(FILE *f, const char *s);
 /* "2026-11-22T12:00:00Z" */
@@ -52,5 +60,8 @@ int kha_cmd_key_list(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_key_show(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_key_pub(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_key_sign(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_key_ref(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_cert_import(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_cert_show(struct kha_globals *g, int argc, char **argv);
 
 #endif /* KHA_H */

@@ -1,10 +1,11 @@
-/* khadmin key generate | list | show | pub | sign. */
+/* khadmin key generate | list | show | pub | sign | ref. */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/asn1.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -50,27 +51,6 @@ static int kha_resolve_group(const char *s, uint32_t *gid)
         return 0;
     }
     return kha_parse_u32(s, gid);
-}
-
-/* Takes exactly one positional NAME after the options. */
-static int kha_take_name(int argc, char **argv, const char *usage,
-                         const char **name)
-{
-    if (optind >= argc) {
-        return kha_usage_error(usage, "missing key NAME");
-    }
-    if (optind + 1 != argc) {
-        return kha_usage_error(usage, "unexpected argument '%s'",
-                               argv[optind + 1]);
-    }
-    *name = argv[optind];
-    if (!kh_name_valid(*name)) {
-        return kha_usage_error(usage,
-                               "invalid key name '%s': 1-%d of A-Z a-z 0-9 "
-                               ". _ - not starting with . or -",
-                               *name, KH_MAX_NAME_LEN);
-    }
-    return KHA_OK;
 }
 
 static void kha_print_ids(const char *label, const uint32_t *ids, uint32_t n,
@@ -295,9 +275,13 @@ int kha_cmd_key_list(struct kha_globals *g, int argc, char **argv)
     return r;
 }
 
-/* Shared by show and pub: NAME [--version N] [--json]. */
+/*
+ * Shared by show, pub and ref: NAME [--version N] [--json]. |*requested|
+ * (if not NULL) receives the --version given, 0 without one.
+ */
 static int kha_fetch_key(struct kha_globals *g, int argc, char **argv,
-                         const char *usage, struct kh_key_info *info)
+                         const char *usage, struct kh_key_info *info,
+                         uint32_t *requested)
 {
     static const struct option longopts[] = {
         { "version", required_argument, NULL, 'v' },
@@ -323,6 +307,9 @@ static int kha_fetch_key(struct kha_globals *g, int argc, char **argv,
     if ((r = kha_take_name(argc, argv, usage, &name)) != 0) {
         return r;
     }
+    if (requested != NULL) {
+        *requested = version;
+    }
     if ((c = kha_client(g)) == NULL) {
         return KHA_FAIL;
     }
@@ -339,8 +326,8 @@ int kha_cmd_key_show(struct kha_globals *g, int argc, char **argv)
     int r;
 
     if ((r = kha_fetch_key(g, argc, argv,
-                           "key show NAME [--version N] [--json]", &info)) !=
-        0) {
+                           "key show NAME [--version N] [--json]", &info,
+                           NULL)) != 0) {
         return r;
     }
     if (g->json) {
@@ -358,7 +345,7 @@ int kha_cmd_key_pub(struct kha_globals *g, int argc, char **argv)
     int r;
 
     if ((r = kha_fetch_key(g, argc, argv, "key pub NAME [--version N]",
-                           &info)) != 0) {
+                           &info, NULL)) != 0) {
         return r;
     }
     /* The SPKI DER as a PEM "PUBLIC KEY" block, written unparsed. */
@@ -368,6 +355,84 @@ int kha_cmd_key_pub(struct kha_globals *g, int argc, char **argv)
         return KHA_FAIL;
     }
     return KHA_OK;
+}
+
+/*- key ref: a key reference file ---------------------------------------- */
+
+/*
+ * A key reference names a key held by keyholderd; it holds no key material.
+ * PEM label KHA_REF_PEM_LABEL around the DER of
+ *     KeyholderKeyReference ::= SEQUENCE {
+ *         version  INTEGER (1),
+ *         uri      UTF8String  -- "keyholder:NAME" or
+ *     }                        -- "keyholder:NAME;version=N"
+ * The provider's decoder (provider/decoder.c) reads the same format.
+ */
+#define KHA_REF_PEM_LABEL "KEYHOLDER KEY REFERENCE"
+#define KHA_REF_FORMAT_VERSION 1
+#define KHA_REF_USAGE "key ref NAME [--version N]"
+
+/* The DER of a key reference for |uri| in |*der| (OPENSSL_free it). */
+static int kha_ref_der(const char *uri, unsigned char **der, int *len)
+{
+    ASN1_INTEGER *version = ASN1_INTEGER_new();
+    ASN1_UTF8STRING *str = ASN1_UTF8STRING_new();
+    unsigned char *buf = NULL, *p;
+    int vlen, ulen, total, ok = 0;
+
+    *der = NULL;
+    if (version == NULL || str == NULL ||
+        ASN1_INTEGER_set(version, KHA_REF_FORMAT_VERSION) != 1 ||
+        ASN1_STRING_set(str, uri, (int)strlen(uri)) != 1 ||
+        (vlen = i2d_ASN1_INTEGER(version, NULL)) <= 0 ||
+        (ulen = i2d_ASN1_UTF8STRING(str, NULL)) <= 0 ||
+        (total = ASN1_object_size(1, vlen + ulen, V_ASN1_SEQUENCE)) <= 0 ||
+        (buf = OPENSSL_malloc((size_t)total)) == NULL) {
+        goto out;
+    }
+    p = buf;
+    ASN1_put_object(&p, 1, vlen + ulen, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+    if (i2d_ASN1_INTEGER(version, &p) != vlen ||
+        i2d_ASN1_UTF8STRING(str, &p) != ulen || p != buf + total) {
+        goto out;
+    }
+    *der = buf;
+    *len = total;
+    buf = NULL;
+    ok = 1;
+out:
+    OPENSSL_free(buf);
+    ASN1_INTEGER_free(version);
+    ASN1_UTF8STRING_free(str);
+    return ok;
+}
+
+int kha_cmd_key_ref(struct kha_globals *g, int argc, char **argv)
+{
+    struct kh_key_info info;
+    char uri[sizeof("keyholder:;version=4294967295") + KH_MAX_NAME_LEN];
+    unsigned char *der = NULL;
+    uint32_t requested = 0;
+    int len = 0, r;
+
+    /* The key must exist (and be usable by the caller) before we name it. */
+    if ((r = kha_fetch_key(g, argc, argv, KHA_REF_USAGE, &info,
+                           &requested)) != 0) {
+        return r;
+    }
+    if (requested == 0) {
+        snprintf(uri, sizeof(uri), "keyholder:%s", info.name);
+    } else {
+        snprintf(uri, sizeof(uri), "keyholder:%s;version=%u", info.name,
+                 (unsigned)requested);
+    }
+    if (!kha_ref_der(uri, &der, &len) ||
+        PEM_write(stdout, KHA_REF_PEM_LABEL, "", der, len) <= 0) {
+        fprintf(stderr, "khadmin: cannot write the key reference\n");
+        r = KHA_FAIL;
+    }
+    OPENSSL_free(der);
+    return r;
 }
 
 #define KHA_SIGN_USAGE                                                      \

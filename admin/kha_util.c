@@ -1,6 +1,7 @@
 #include "kha.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,31 @@ int kha_usage_error(const char *usage, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nusage: khadmin %s\n", usage);
     return KHA_USAGE;
+}
+
+int kha_check_name(const char *usage, const char *name)
+{
+    if (!kh_name_valid(name)) {
+        return kha_usage_error(usage,
+                               "invalid key name '%s': 1-%d of A-Z a-z 0-9 "
+                               ". _ - not starting with . or -",
+                               name, KH_MAX_NAME_LEN);
+    }
+    return KHA_OK;
+}
+
+int kha_take_name(int argc, char **argv, const char *usage,
+                  const char **name)
+{
+    if (optind >= argc) {
+        return kha_usage_error(usage, "missing key NAME");
+    }
+    if (optind + 1 != argc) {
+        return kha_usage_error(usage, "unexpected argument '%s'",
+                               argv[optind + 1]);
+    }
+    *name = argv[optind];
+    return kha_check_name(usage, *name);
 }
 
 void kha_json_str(FILE *f, const char *s)

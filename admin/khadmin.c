@@ -28,6 +28,9 @@ static const struct kha_command kha_commands[] = {
     { "key", "sign", kha_cmd_key_sign,
       "key sign NAME --in FILE [--digest sha256|sha384|sha512] [--pss] "
       "[--version N] --out SIG" },
+    { "key", "ref", kha_cmd_key_ref, "key ref NAME [--version N]" },
+    { "cert", "import", kha_cmd_cert_import, "cert import NAME FILE" },
+    { "cert", "show", kha_cmd_cert_show, "cert show NAME [--pem] [--json]" },
 };
 
 #define KHA_N_COMMANDS (sizeof(kha_commands) / sizeof(kha_commands[0]))

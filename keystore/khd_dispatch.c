@@ -168,6 +168,44 @@ static int khd_handle_sign(struct khd_ctx *ctx, const struct khd_peer *p,
     return r;
 }
 
+static int khd_handle_cert_import(struct khd_ctx *ctx,
+                                  const struct khd_peer *p,
+                                  struct kh_buf *body, struct kh_buf *reply,
+                                  struct khd_error *e)
+{
+    struct kh_cert_import_request req;
+    int r;
+
+    (void)reply;
+    if ((r = kh_cert_import_decode(body, &req)) != 0) {
+        return r;
+    }
+    return khd_op_cert_import(ctx, p, &req, e);
+}
+
+static int khd_handle_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
+                               struct kh_buf *body, struct kh_buf *reply,
+                               struct khd_error *e)
+{
+    struct kh_cert_get_request req;
+    struct kh_cert_get_reply rep = { .present = 0 };
+    struct kh_buf der;
+    int r;
+
+    if ((r = kh_cert_get_request_decode(body, &req)) != 0) {
+        return r;
+    }
+    kh_buf_init_writer(&der, KH_MAX_CERT_LEN);
+    if ((r = khd_op_cert_get(ctx, p, req.name, &der, &rep.present, e)) ==
+        0) {
+        rep.der = kh_buf_data(&der);
+        rep.der_len = kh_buf_size(&der);
+        r = kh_cert_get_reply_encode(reply, &rep);
+    }
+    kh_buf_free(&der);
+    return r;
+}
+
 typedef int (*khd_handler_fn)(struct khd_ctx *, const struct khd_peer *,
                               struct kh_buf *, struct kh_buf *,
                               struct khd_error *);
@@ -185,6 +223,8 @@ static const struct {
     { KH_MSG_KEY_LIST, "key-list", khd_handle_list },
     { KH_MSG_KEY_INFO, "key-info", khd_handle_info },
     { KH_MSG_KEY_SIGN, "key-sign", khd_handle_sign },
+    { KH_MSG_CERT_IMPORT, "cert-import", khd_handle_cert_import },
+    { KH_MSG_CERT_GET, "cert-get", khd_handle_cert_get },
 };
 
 /* A decode failure names the field problem; others keep the handler's. */

@@ -12,7 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "khd_db.h"
 #include "khd_keys.h"
@@ -829,5 +832,168 @@ int khd_op_sign(struct khd_ctx *ctx, const struct khd_peer *p,
     out->version = ck->meta.version;
 out:
     khd_cached_release(ck);
+    return r;
+}
+
+/*- Certificates ------------------------------------------------------- */
+
+/*
+ * Checks |der| against the key described by |meta|: exactly one DER X.509
+ * certificate (nothing after it) whose SubjectPublicKeyInfo equals the
+ * key's byte for byte. Returns 0, KH_ERR_INVALID_FORMAT (not a
+ * certificate) or KH_ERR_INVALID_ARGUMENT (another public key).
+ */
+static int khd_cert_check(const uint8_t *der, size_t len,
+                          const struct kh_key_info *meta)
+{
+    const unsigned char *p = der;
+    unsigned char *spki = NULL;
+    X509 *x = NULL;
+    int n, r;
+
+    if (len == 0 || len > KH_MAX_CERT_LEN) {
+        return KH_ERR_INVALID_FORMAT;
+    }
+    if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len) {
+        r = KH_ERR_INVALID_FORMAT;
+        goto out;
+    }
+    n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &spki);
+    if (n <= 0) {
+        r = KH_ERR_INVALID_FORMAT;
+    } else if ((size_t)n != meta->spki_len ||
+               memcmp(spki, meta->spki, meta->spki_len) != 0) {
+        r = KH_ERR_INVALID_ARGUMENT;
+    } else {
+        r = KH_OK;
+    }
+out:
+    if (r != 0) {
+        ERR_clear_error(); /* the peer's bad input, not our failure */
+    }
+    OPENSSL_free(spki);
+    X509_free(x);
+    return r;
+}
+
+/* SHA-256 of a certificate as lowercase hex, for log lines. */
+static void khd_cert_fingerprint(const uint8_t *der, size_t len,
+                                 char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    out[0] = '\0';
+    if (EVP_Digest(der, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != sizeof(md)) {
+        return;
+    }
+    for (unsigned i = 0; i < mdlen; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+/*
+ * Caller holds the lock. The authenticated metadata of the newest version
+ * of |name|, provided the keyholder is unsealed and |p| may use the key.
+ */
+static int khd_cert_key(struct khd_ctx *ctx, const struct khd_peer *p,
+                        const char *name, struct kh_key_info *meta,
+                        struct khd_error *e)
+{
+    int r;
+
+    if ((r = khd_require_unsealed(ctx, e)) != 0 ||
+        (r = khd_load_record(ctx, name, 0, meta, NULL, e)) != 0) {
+        return r;
+    }
+    if (!khd_peer_may_use(p, meta)) {
+        khd_warn("uid %u pid %d denied the certificate of key '%s'",
+                 (unsigned)p->uid, (int)p->pid, meta->name);
+        return khd_fail(e, KH_ERR_DENIED, "uid %u may not use key '%s'",
+                        (unsigned)p->uid, meta->name);
+    }
+    return KH_OK;
+}
+
+int khd_op_cert_import(struct khd_ctx *ctx, const struct khd_peer *p,
+                       const struct kh_cert_import_request *req,
+                       struct khd_error *e)
+{
+    struct kh_key_info meta;
+    char fp[65];
+    int r;
+
+    /* Shared lock throughout: a seal waits until the certificate is in. */
+    pthread_rwlock_rdlock(&ctx->lock);
+    if ((r = khd_cert_key(ctx, p, req->name, &meta, e)) != 0) {
+        goto out;
+    }
+    r = khd_cert_check(req->der, req->der_len, &meta);
+    if (r == KH_ERR_INVALID_FORMAT) {
+        r = khd_fail(e, KH_ERR_INVALID_ARGUMENT,
+                     "not a DER X.509 certificate (or bytes follow it)");
+        goto out;
+    } else if (r != 0) {
+        r = khd_fail(e, KH_ERR_INVALID_ARGUMENT,
+                     "certificate public key does not match key '%s'",
+                     req->name);
+        goto out;
+    }
+    if ((r = khd_db_cert_put(ctx->db, req->name, req->der, req->der_len)) !=
+        0) {
+        r = khd_fail(e, r, "cannot store the certificate: %s",
+                     kh_strerror(r));
+        goto out;
+    }
+    khd_cert_fingerprint(req->der, req->der_len, fp);
+    khd_info("uid %u pid %d stored a certificate for key '%s' (sha256 %s)",
+             (unsigned)p->uid, (int)p->pid, req->name, fp);
+out:
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
+}
+
+int khd_op_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
+                    const char *name, struct kh_buf *der, uint8_t *present,
+                    struct khd_error *e)
+{
+    struct kh_key_info meta;
+    size_t start = kh_buf_size(der);
+    int r;
+
+    *present = 0;
+    pthread_rwlock_rdlock(&ctx->lock);
+    if ((r = khd_cert_key(ctx, p, name, &meta, e)) != 0) {
+        goto out;
+    }
+    r = khd_db_cert_get(ctx->db, name, der);
+    if (r == KH_ERR_NOT_FOUND) {
+        r = KH_OK;
+        goto out;
+    }
+    /* We never store more than KH_MAX_CERT_LEN: a larger value is foreign. */
+    if (r == 0) {
+        r = khd_cert_check(kh_buf_data(der) + start,
+                           kh_buf_size(der) - start, &meta);
+    } else if (r != KH_ERR_NO_SPACE) {
+        r = khd_fail(e, r, "cannot read the certificate of key '%s': %s",
+                     name, kh_strerror(r));
+        goto out;
+    }
+    if (r != 0) {
+        kh_buf_truncate(der, start);
+        khd_err("stored certificate of key '%s' %s: refused", name,
+                r == KH_ERR_INVALID_ARGUMENT
+                    ? "does not carry the key's public key"
+                    : "is not a valid certificate");
+        r = khd_fail(e, KH_ERR_TAMPERED,
+                     "stored certificate of key '%s' failed its check "
+                     "against the key", name);
+        goto out;
+    }
+    *present = 1;
+out:
+    pthread_rwlock_unlock(&ctx->lock);
     return r;
 }

@@ -79,6 +79,28 @@ KH_MUST_CHECK int khd_op_sign(struct khd_ctx *ctx, const struct khd_peer *p,
                               struct kh_sign_reply *out,
                               struct khd_error *e);
 
+/*
+ * Stores |req->der| as the certificate of key |req->name| (replacing any
+ * previous one). Needs the unsealed state and a peer that may use the key.
+ * The DER must be exactly one X.509 certificate whose SubjectPublicKeyInfo
+ * equals the newest key version's, byte for byte (KH_ERR_INVALID_ARGUMENT).
+ */
+KH_MUST_CHECK int khd_op_cert_import(struct khd_ctx *ctx,
+                                     const struct khd_peer *p,
+                                     const struct kh_cert_import_request *req,
+                                     struct khd_error *e);
+/*
+ * Appends the certificate of key |name| to the writer |der| and sets
+ * |*present| to 1, or leaves both alone (|*present| 0) when the key has
+ * none. Same access rules as import. A stored certificate that no longer
+ * parses or no longer carries the key's public key is never returned:
+ * KH_ERR_TAMPERED, logged.
+ */
+KH_MUST_CHECK int khd_op_cert_get(struct khd_ctx *ctx,
+                                  const struct khd_peer *p, const char *name,
+                                  struct kh_buf *der, uint8_t *present,
+                                  struct khd_error *e);
+
 /* 1 if |p| may use the key described by |meta|. */
 int khd_peer_may_use(const struct khd_peer *p, const struct kh_key_info *meta);
 

@@ -549,3 +549,93 @@ int kh_client_sign(struct kh_client *c, const struct kh_sign_request *req,
     kh_buf_free(&reply);
     return r;
 }
+
+/* Copies a key name into a request field; KH_ERR_INVALID_ARGUMENT if bad. */
+static int kh_client_name(struct kh_client *c, const char *name,
+                          char out[KH_MAX_NAME_LEN + 1])
+{
+    if (name == NULL || strlen(name) > KH_MAX_NAME_LEN ||
+        !kh_name_valid(name)) {
+        return kh_client_fail(c, KH_ERR_INVALID_ARGUMENT,
+                              "invalid key name '%.80s'",
+                              name != NULL ? name : "(null)");
+    }
+    snprintf(out, KH_MAX_NAME_LEN + 1, "%s", name);
+    return KH_OK;
+}
+
+int kh_client_cert_import(struct kh_client *c, const char *name,
+                          const uint8_t *der, size_t len)
+{
+    struct kh_cert_import_request req = { .der = der, .der_len = len };
+    struct kh_buf body, reply;
+    int r;
+
+    c->reason[0] = '\0';
+    if ((r = kh_client_name(c, name, req.name)) != 0) {
+        return r;
+    }
+    if (len > KH_MAX_CERT_LEN) {
+        return kh_client_fail(c, KH_ERR_TOO_LARGE,
+                              "a certificate of %zu bytes; at most %u are "
+                              "stored", len, KH_MAX_CERT_LEN);
+    }
+    if (der == NULL || len == 0) {
+        return kh_client_fail(c, KH_ERR_INVALID_ARGUMENT,
+                              "no certificate given");
+    }
+    kh_buf_init_writer(&body, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_cert_import_encode(&body, &req)) != 0) {
+        r = kh_client_fail(c, r, "invalid certificate import request: %s",
+                           kh_strerror(r));
+    } else if ((r = kh_client_simple(c, KH_MSG_CERT_IMPORT, 1, &body,
+                                     &reply)) == 0 &&
+               kh_buf_expect_end(&reply) != 0) {
+        r = kh_client_bad_reply(c, r);
+    }
+    kh_buf_free(&body);
+    kh_buf_free(&reply);
+    return r;
+}
+
+int kh_client_cert_get(struct kh_client *c, const char *name, uint8_t **der,
+                       size_t *len)
+{
+    struct kh_cert_get_request req;
+    struct kh_cert_get_reply rep;
+    struct kh_buf body, reply;
+    int r;
+
+    *der = NULL;
+    *len = 0;
+    c->reason[0] = '\0';
+    if ((r = kh_client_name(c, name, req.name)) != 0) {
+        return r;
+    }
+    kh_buf_init_writer(&body, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_cert_get_request_encode(&body, &req)) != 0 ||
+        (r = kh_client_simple(c, KH_MSG_CERT_GET, 1, &body, &reply)) != 0) {
+        goto out;
+    }
+    if (kh_cert_get_reply_decode(&reply, &rep) != 0) {
+        r = kh_client_bad_reply(c, r);
+        goto out;
+    }
+    if (!rep.present) {
+        r = kh_client_fail(c, KH_ERR_NOT_FOUND,
+                           "key '%s' has no certificate", req.name);
+        goto out;
+    }
+    if ((*der = malloc(rep.der_len)) == NULL) {
+        r = kh_client_fail(c, KH_ERR_ALLOC, "out of memory");
+        goto out;
+    }
+    memcpy(*der, rep.der, rep.der_len);
+    *len = rep.der_len;
+out:
+    kh_buf_free(&body);
+    kh_buf_free(&reply);
+    return r;
+}

@@ -60,6 +60,20 @@ KH_MUST_CHECK int kh_client_key_list(struct kh_client *c,
 KH_MUST_CHECK int kh_client_sign(struct kh_client *c,
                                  const struct kh_sign_request *req,
                                  struct kh_sign_reply *out);
+/*
+ * Stores |der| (one DER X.509 certificate, at most KH_MAX_CERT_LEN bytes)
+ * as the certificate of key |name|, replacing any previous one. The daemon
+ * refuses it (KH_ERR_INVALID_ARGUMENT) unless its public key is the key's.
+ */
+KH_MUST_CHECK int kh_client_cert_import(struct kh_client *c, const char *name,
+                                        const uint8_t *der, size_t len);
+/*
+ * The certificate of key |name| as DER in |*der| (malloc'd: free() it) and
+ * its length in |*len|. KH_ERR_NOT_FOUND when the key has none; on any
+ * failure |*der| is NULL and |*len| 0.
+ */
+KH_MUST_CHECK int kh_client_cert_get(struct kh_client *c, const char *name,
+                                     uint8_t **der, size_t *len);
 
 /*
  * Low level: sends one request (|type|, body bytes) and returns the reply

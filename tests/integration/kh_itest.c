@@ -16,6 +16,12 @@
  *       N idle connections held; one more is refused with BUSY
  *   kh_itest expect-error SOCKET NAME ERRNAME
  *       a signature attempt must fail with that error (e.g. SEALED)
+ *   kh_itest make-cert SOCKET NAME OUT.pem
+ *       a self-signed certificate (CN=NAME, one day) for the held key NAME,
+ *       signed by that key through the daemon: no private key leaves it
+ *   kh_itest cert-import-raw SOCKET NAME FILE ok|ERRNAME
+ *       sends FILE's bytes unchanged as NAME's certificate; the import must
+ *       succeed or fail with that error
  *
  * Exit 0 when everything held, 1 with a message otherwise.
  */
@@ -29,9 +35,13 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "kh_client.h"
 
@@ -531,6 +541,49 @@ static int case_truncated_body(const char *path)
     return r == KH_ERR_MESSAGE_INCOMPLETE ? 0 : fail("truncated: got %d", r);
 }
 
+/* A certificate over KH_MAX_CERT_LEN: refused, the connection stays. */
+static int case_oversized_cert(const char *path)
+{
+    size_t blen = 4 + 3 + 4 + KH_MAX_CERT_LEN + 1, n;
+    uint8_t *body = calloc(1, blen), *buf = malloc(10 + blen);
+    uint32_t id = 0, big = KH_MAX_CERT_LEN + 1;
+    int fd = -1, r = 1;
+
+    if (body == NULL || buf == NULL) {
+        r = fail("oversized cert: alloc");
+        goto out;
+    }
+    memcpy(body, "\0\0\0\3web", 7);
+    body[7] = (uint8_t)(big >> 24);
+    body[8] = (uint8_t)(big >> 16);
+    body[9] = (uint8_t)(big >> 8);
+    body[10] = (uint8_t)big;
+    n = frame(buf, KH_PROTO_VERSION, KH_MSG_CERT_IMPORT, 12, body, blen);
+    if ((fd = raw_connect(path)) < 0 ||
+        send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        r = fail("oversized cert: connect/send");
+        goto out;
+    }
+    if ((r = raw_reply(fd, &id)) != KH_ERR_TOO_LARGE || id != 12) {
+        r = fail("oversized cert: expected TOO_LARGE for id 12, got %d", r);
+        goto out;
+    }
+    n = frame(buf, KH_PROTO_VERSION, KH_MSG_STATUS, 13, NULL, 0);
+    if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n ||
+        raw_reply(fd, &id) != 1 || id != 13) {
+        r = fail("oversized cert: connection unusable afterwards");
+        goto out;
+    }
+    r = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(body);
+    free(buf);
+    return r;
+}
+
 static int case_disconnect_mid_frame(const char *path)
 {
     uint8_t buf[64];
@@ -576,6 +629,7 @@ static int cmd_hostile(int argc, char **argv)
         { "unknown message type", case_unknown_type_keeps_connection },
         { "trailing bytes after a message", case_trailing_bytes },
         { "truncated field inside a frame", case_truncated_body },
+        { "certificate over its size limit", case_oversized_cert },
         { "disconnect in the middle of a frame", case_disconnect_mid_frame },
         { "client stalled mid-frame", case_stalled_client },
     };
@@ -664,11 +718,212 @@ static int cmd_expect_error(int argc, char **argv)
     return 0;
 }
 
+/*- make-cert / cert-import-raw ------------------------------------------ */
+
+/*
+ * How a held key of |type| signs a certificate: the signature algorithm
+ * (and whether its parameters are an explicit NULL) and the request.
+ */
+static int cert_sign_params(uint8_t type, struct kh_sign_request *req,
+                            int *nid, int *ptype)
+{
+    req->input = KH_INPUT_MESSAGE;
+    req->digest = KH_DIGEST_SHA256;
+    req->padding = KH_PAD_NONE;
+    *ptype = V_ASN1_UNDEF; /* parameters absent */
+    switch (type) {
+    case KH_KEY_P256:
+    case KH_KEY_P384:
+    case KH_KEY_SECP256K1:
+        *nid = NID_ecdsa_with_SHA256;
+        return 0;
+    case KH_KEY_RSA2048:
+    case KH_KEY_RSA3072:
+    case KH_KEY_RSA4096:
+        *nid = NID_sha256WithRSAEncryption;
+        *ptype = V_ASN1_NULL;
+        req->padding = KH_PAD_PKCS1;
+        return 0;
+    case KH_KEY_ED25519:
+        *nid = NID_ED25519;
+        req->digest = KH_DIGEST_NONE;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static int cert_add_ext(X509 *x, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    int ok;
+
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL) {
+        return 0;
+    }
+    ok = X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+/* Subject = issuer = CN=|cn|, valid from now for a day, a random serial. */
+static int cert_fill(X509 *x, const char *cn, EVP_PKEY *pub)
+{
+    X509_NAME *name = X509_NAME_new();
+    BIGNUM *serial = BN_new();
+    int ok;
+
+    ok = name != NULL && serial != NULL &&
+         X509_set_version(x, X509_VERSION_3) == 1 &&
+         BN_rand(serial, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
+         BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) != NULL &&
+         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                    (const unsigned char *)cn, -1, -1,
+                                    0) == 1 &&
+         X509_set_subject_name(x, name) == 1 &&
+         X509_set_issuer_name(x, name) == 1 &&
+         X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL &&
+         X509_gmtime_adj(X509_getm_notAfter(x), 24 * 3600) != NULL &&
+         X509_set_pubkey(x, pub) == 1 &&
+         cert_add_ext(x, NID_basic_constraints, "critical,CA:TRUE") &&
+         cert_add_ext(x, NID_key_usage,
+                      "critical,digitalSignature,keyCertSign") &&
+         cert_add_ext(x, NID_subject_key_identifier, "hash");
+    X509_NAME_free(name);
+    BN_free(serial);
+    return ok;
+}
+
+static int cmd_make_cert(int argc, char **argv)
+{
+    struct kh_sign_request req = { .version = 0 };
+    struct kh_sign_reply rep;
+    struct kh_key_info info;
+    struct kh_client *c = NULL;
+    const unsigned char *p;
+    const ASN1_BIT_STRING *sig;
+    const X509_ALGOR *outer;
+    unsigned char *tbs = NULL;
+    EVP_PKEY *pub = NULL;
+    X509 *x = NULL;
+    FILE *f = NULL;
+    int nid, ptype, tbslen, r = 1;
+
+    if (argc < 5) {
+        return fail("usage: make-cert SOCKET NAME OUT.pem");
+    }
+    if (kh_client_new(argv[2], &c) != 0) {
+        return fail("alloc");
+    }
+    if (kh_client_key_info(c, argv[3], 0, &info) != 0) {
+        fail("key info %s: %s", argv[3], kh_client_reason(c));
+        goto out;
+    }
+    p = info.spki;
+    if ((pub = d2i_PUBKEY(NULL, &p, (long)info.spki_len)) == NULL) {
+        fail("%s: SPKI does not parse", argv[3]);
+        goto out;
+    }
+    if (cert_sign_params(info.type, &req, &nid, &ptype) != 0) {
+        fail("%s: unknown key type %u", argv[3], (unsigned)info.type);
+        goto out;
+    }
+    if ((x = X509_new()) == NULL || !cert_fill(x, argv[3], pub)) {
+        fail("cannot build the certificate");
+        goto out;
+    }
+    /*
+     * The signature algorithm sits in the TBS and outside it; both must be
+     * set before the TBS is encoded and signed. OpenSSL's setters need a
+     * private key, so set them through the getters' pointers.
+     */
+    X509_get0_signature(&sig, &outer, x);
+    if (X509_ALGOR_set0((X509_ALGOR *)X509_get0_tbs_sigalg(x),
+                        OBJ_nid2obj(nid), ptype, NULL) != 1 ||
+        X509_ALGOR_set0((X509_ALGOR *)outer, OBJ_nid2obj(nid), ptype,
+                        NULL) != 1 ||
+        (tbslen = i2d_re_X509_tbs(x, &tbs)) <= 0) {
+        fail("cannot encode the TBSCertificate");
+        goto out;
+    }
+    snprintf(req.name, sizeof(req.name), "%s", argv[3]);
+    req.version = info.version;
+    req.data = tbs;
+    req.data_len = (size_t)tbslen;
+    if (kh_client_sign(c, &req, &rep) != 0) {
+        fail("sign the TBSCertificate with %s: %s", argv[3],
+             kh_client_reason(c));
+        goto out;
+    }
+    if (ASN1_BIT_STRING_set((ASN1_BIT_STRING *)sig, rep.sig,
+                            (int)rep.sig_len) != 1) {
+        fail("cannot set the signature");
+        goto out;
+    }
+    /* A whole number of bytes: no unused bits in the BIT STRING. */
+    ((ASN1_BIT_STRING *)sig)->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+    ((ASN1_BIT_STRING *)sig)->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+    if (X509_verify(x, pub) != 1) {
+        fail("the daemon's signature does not verify");
+        goto out;
+    }
+    if ((f = fopen(argv[4], "w")) == NULL || PEM_write_X509(f, x) != 1) {
+        fail("cannot write %s", argv[4]);
+        goto out;
+    }
+    r = 0;
+out:
+    if (f != NULL && fclose(f) != 0 && r == 0) {
+        r = fail("cannot write %s", argv[4]);
+    }
+    OPENSSL_free(tbs);
+    X509_free(x);
+    EVP_PKEY_free(pub);
+    kh_client_free(c);
+    return r;
+}
+
+static int cmd_cert_import_raw(int argc, char **argv)
+{
+    struct kh_client *c;
+    uint8_t *der;
+    size_t len = 0;
+    int r;
+
+    if (argc < 6) {
+        return fail("usage: cert-import-raw SOCKET NAME FILE ok|ERRNAME");
+    }
+    if ((der = read_file(argv[4], &len)) == NULL) {
+        return fail("cannot read %s", argv[4]);
+    }
+    if (kh_client_new(argv[2], &c) != 0) {
+        free(der);
+        return fail("alloc");
+    }
+    r = kh_client_cert_import(c, argv[3], der, len);
+    if ((r == 0) != (strcmp(argv[5], "ok") == 0) ||
+        (r != 0 && strcmp(kh_errname(r), argv[5]) != 0)) {
+        fail("cert import %s: expected %s, got %s (%s)", argv[4], argv[5],
+             r == 0 ? "success" : kh_errname(r), kh_client_reason(c));
+        r = 1;
+    } else {
+        printf("cert import %s: %s%s%s\n", argv[4],
+               r == 0 ? "ok" : kh_errname(r), r == 0 ? "" : ": ",
+               kh_client_reason(c));
+        r = 0;
+    }
+    kh_client_free(c);
+    free(der);
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         return fail("usage: kh_itest sign|sign-digest|concurrent|hostile|"
-                    "expect-error ...");
+                    "limit|expect-error|make-cert|cert-import-raw ...");
     }
     if (strcmp(argv[1], "sign") == 0) {
         return cmd_sign(argc, argv, 0);
@@ -687,6 +942,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "expect-error") == 0) {
         return cmd_expect_error(argc, argv);
+    }
+    if (strcmp(argv[1], "make-cert") == 0) {
+        return cmd_make_cert(argc, argv);
+    }
+    if (strcmp(argv[1], "cert-import-raw") == 0) {
+        return cmd_cert_import_raw(argc, argv);
     }
     return fail("unknown command %s", argv[1]);
 }
