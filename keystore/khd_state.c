@@ -916,6 +916,67 @@ static int khd_cert_key(struct khd_ctx *ctx, const struct khd_peer *p,
     return KH_OK;
 }
 
+#define KHD_CERT_LABEL "keyholder/cert/v1"
+
+/*
+ * Certificates are public but must not be swapped on disk (an old or
+ * foreign certificate for the same key): each is stored as der || HMAC
+ * under the master-derived MAC key, bound to the key name. Caller holds
+ * the lock (the MAC key must stay).
+ */
+static int khd_cert_store(struct khd_ctx *ctx, const char *name,
+                          const uint8_t *der, size_t len)
+{
+    struct kh_buf v;
+    uint8_t *tag;
+    int r;
+
+    kh_buf_init_writer(&v, KH_MAX_CERT_LEN + KHD_MAC_LEN);
+    if ((r = kh_buf_put_bytes(&v, der, len)) == 0 &&
+        (r = kh_buf_reserve(&v, KHD_MAC_LEN, &tag)) == 0 &&
+        (r = khd_mac(ctx->kek, KHD_CERT_LABEL, (const uint8_t *)name,
+                     strlen(name), der, len, tag)) == 0) {
+        r = khd_db_cert_put(ctx->db, name, kh_buf_data(&v), kh_buf_size(&v));
+    }
+    kh_buf_free(&v);
+    return r;
+}
+
+/*
+ * Appends the authenticated certificate DER of |name| to |out|.
+ * KH_ERR_NOT_FOUND if none, KH_ERR_TAMPERED if it fails its MAC.
+ */
+static int khd_cert_load(struct khd_ctx *ctx, const char *name,
+                         struct kh_buf *out)
+{
+    uint8_t want[KHD_MAC_LEN];
+    struct kh_buf v;
+    size_t len;
+    int r;
+
+    kh_buf_init_writer(&v, KH_MAX_CERT_LEN + KHD_MAC_LEN);
+    r = khd_db_cert_get(ctx->db, name, &v);
+    if (r == KH_ERR_NO_SPACE) {
+        r = KH_ERR_TAMPERED; /* never stored by us */
+    }
+    if (r != 0) {
+        goto out;
+    }
+    len = kh_buf_size(&v);
+    if (len <= KHD_MAC_LEN ||
+        khd_mac(ctx->kek, KHD_CERT_LABEL, (const uint8_t *)name,
+                strlen(name), kh_buf_data(&v), len - KHD_MAC_LEN, want) != 0 ||
+        CRYPTO_memcmp(want, kh_buf_data(&v) + len - KHD_MAC_LEN,
+                      KHD_MAC_LEN) != 0) {
+        r = KH_ERR_TAMPERED;
+        goto out;
+    }
+    r = kh_buf_put_bytes(out, kh_buf_data(&v), len - KHD_MAC_LEN);
+out:
+    kh_buf_free(&v);
+    return r;
+}
+
 int khd_op_cert_import(struct khd_ctx *ctx, const struct khd_peer *p,
                        const struct kh_cert_import_request *req,
                        struct khd_error *e)
@@ -940,8 +1001,7 @@ int khd_op_cert_import(struct khd_ctx *ctx, const struct khd_peer *p,
                      req->name);
         goto out;
     }
-    if ((r = khd_db_cert_put(ctx->db, req->name, req->der, req->der_len)) !=
-        0) {
+    if ((r = khd_cert_store(ctx, req->name, req->der, req->der_len)) != 0) {
         r = khd_fail(e, r, "cannot store the certificate: %s",
                      kh_strerror(r));
         goto out;
@@ -967,16 +1027,15 @@ int khd_op_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
     if ((r = khd_cert_key(ctx, p, name, &meta, e)) != 0) {
         goto out;
     }
-    r = khd_db_cert_get(ctx->db, name, der);
+    r = khd_cert_load(ctx, name, der);
     if (r == KH_ERR_NOT_FOUND) {
         r = KH_OK;
         goto out;
     }
-    /* We never store more than KH_MAX_CERT_LEN: a larger value is foreign. */
     if (r == 0) {
         r = khd_cert_check(kh_buf_data(der) + start,
                            kh_buf_size(der) - start, &meta);
-    } else if (r != KH_ERR_NO_SPACE) {
+    } else if (r != KH_ERR_TAMPERED) {
         r = khd_fail(e, r, "cannot read the certificate of key '%s': %s",
                      name, kh_strerror(r));
         goto out;
@@ -984,7 +1043,8 @@ int khd_op_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
     if (r != 0) {
         kh_buf_truncate(der, start);
         khd_err("stored certificate of key '%s' %s: refused", name,
-                r == KH_ERR_INVALID_ARGUMENT
+                r == KH_ERR_TAMPERED ? "failed its MAC"
+                : r == KH_ERR_INVALID_ARGUMENT
                     ? "does not carry the key's public key"
                     : "is not a valid certificate");
         r = khd_fail(e, KH_ERR_TAMPERED,

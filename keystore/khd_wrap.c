@@ -12,6 +12,7 @@
 
 struct khd_kek {
     uint8_t key[KHD_KEK_LEN];
+    uint8_t mac_key[KHD_MAC_LEN];
 };
 
 /* HKDF-SHA256(master, salt "keyholder", info |label|) into |out|. */
@@ -57,7 +58,9 @@ int khd_kek_derive(const uint8_t *master, struct khd_kek **out)
         return KH_ERR_ALLOC;
     }
     if ((r = khd_hkdf(master, "keyholder/kek/v1", kek->key,
-                      sizeof(kek->key))) != 0) {
+                      sizeof(kek->key))) != 0 ||
+        (r = khd_hkdf(master, "keyholder/mac/v1", kek->mac_key,
+                      sizeof(kek->mac_key))) != 0) {
         khd_kek_free(kek);
         return r;
     }
@@ -76,6 +79,39 @@ int khd_master_check_value(const uint8_t *master,
                            uint8_t out[KHD_CHECK_VALUE_LEN])
 {
     return khd_hkdf(master, "keyholder/check/v1", out, KHD_CHECK_VALUE_LEN);
+}
+
+int khd_mac(const struct khd_kek *kek, const char *label, const uint8_t *a,
+            size_t alen, const uint8_t *b, size_t blen,
+            uint8_t out[KHD_MAC_LEN])
+{
+    static const uint8_t nul = 0;
+    EVP_MAC *mac = NULL;
+    EVP_MAC_CTX *mctx = NULL;
+    OSSL_PARAM params[2];
+    size_t outlen = 0;
+    int r = KH_ERR_CRYPTO;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+        (mctx = EVP_MAC_CTX_new(mac)) == NULL ||
+        EVP_MAC_init(mctx, kek->mac_key, sizeof(kek->mac_key), params) != 1 ||
+        EVP_MAC_update(mctx, (const uint8_t *)label, strlen(label)) != 1 ||
+        EVP_MAC_update(mctx, &nul, 1) != 1 ||
+        (alen > 0 && EVP_MAC_update(mctx, a, alen) != 1) ||
+        EVP_MAC_update(mctx, &nul, 1) != 1 ||
+        (blen > 0 && EVP_MAC_update(mctx, b, blen) != 1) ||
+        EVP_MAC_final(mctx, out, &outlen, KHD_MAC_LEN) != 1 ||
+        outlen != KHD_MAC_LEN) {
+        goto out;
+    }
+    r = KH_OK;
+out:
+    EVP_MAC_CTX_free(mctx); /* cleanses its key schedule */
+    EVP_MAC_free(mac);
+    return r;
 }
 
 int khd_wrap(const struct khd_kek *kek, const uint8_t *aad, size_t aadlen,

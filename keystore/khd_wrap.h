@@ -25,9 +25,16 @@
 #define KHD_WRAP_OVERHEAD (1 + KHD_WRAP_NONCE_LEN + KHD_WRAP_TAG_LEN)
 #define KHD_WRAP_MAX_PLAINTEXT (64u * 1024)
 
-struct khd_kek; /* lives in the secure heap */
+#define KHD_MAC_LEN 32
 
-/* Derives the KEK from |master| (KHD_MASTER_KEY_LEN bytes). */
+/*
+ * The keys derived from the master key while unsealed: the KEK that wraps
+ * private keys and a MAC key that authenticates other stored values
+ * (certificates). Lives in the secure heap.
+ */
+struct khd_kek;
+
+/* Derives the KEK and the MAC key from |master| (KHD_MASTER_KEY_LEN). */
 KH_MUST_CHECK int khd_kek_derive(const uint8_t *master, struct khd_kek **out);
 /* Wipes and frees; NULL is a no-op. */
 void khd_kek_free(struct khd_kek *kek);
@@ -38,6 +45,14 @@ void khd_kek_free(struct khd_kek *kek);
  */
 KH_MUST_CHECK int khd_master_check_value(const uint8_t *master,
                                          uint8_t out[KHD_CHECK_VALUE_LEN]);
+
+/*
+ * HMAC-SHA256 under the derived MAC key over |label| || NUL || |a| || NUL
+ * || |b|, so a value is bound to its label and to |a| (e.g. a key name).
+ */
+KH_MUST_CHECK int khd_mac(const struct khd_kek *kek, const char *label,
+                          const uint8_t *a, size_t alen, const uint8_t *b,
+                          size_t blen, uint8_t out[KHD_MAC_LEN]);
 
 /* Appends the wrapped form of |pt| to |out|. */
 KH_MUST_CHECK int khd_wrap(const struct khd_kek *kek, const uint8_t *aad,

@@ -270,6 +270,42 @@ static void test_record_refuses_rewritten_metadata(void)
     khd_kek_free(kek);
 }
 
+/* The MAC binds label, name and value; only this master key makes it. */
+static void test_mac_binding(void)
+{
+    struct khd_kek *kek, *other;
+    uint8_t t1[KHD_MAC_LEN], t2[KHD_MAC_LEN];
+    const uint8_t der[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+
+    CU_ASSERT_EQUAL_FATAL(khd_kek_derive(master_a, &kek), 0);
+    CU_ASSERT_EQUAL_FATAL(khd_kek_derive(master_b, &other), 0);
+    CU_ASSERT_EQUAL(khd_mac(kek, "l", (const uint8_t *)"web", 3, der,
+                            sizeof(der), t1), 0);
+    CU_ASSERT_EQUAL(khd_mac(kek, "l", (const uint8_t *)"web", 3, der,
+                            sizeof(der), t2), 0);
+    CU_ASSERT_EQUAL(memcmp(t1, t2, sizeof(t1)), 0);
+    CU_ASSERT_EQUAL(khd_mac(kek, "l", (const uint8_t *)"web2", 4, der,
+                            sizeof(der), t2), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(t1, t2, sizeof(t1)), 0);
+    CU_ASSERT_EQUAL(khd_mac(kek, "m", (const uint8_t *)"web", 3, der,
+                            sizeof(der), t2), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(t1, t2, sizeof(t1)), 0);
+    CU_ASSERT_EQUAL(khd_mac(kek, "l", (const uint8_t *)"web", 3, der,
+                            sizeof(der) - 1, t2), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(t1, t2, sizeof(t1)), 0);
+    /* Moving a byte across the name/value boundary changes the tag. */
+    CU_ASSERT_EQUAL(khd_mac(kek, "l", (const uint8_t *)"we", 2,
+                            (const uint8_t *)"b", 1, t1), 0);
+    CU_ASSERT_EQUAL(khd_mac(kek, "l", (const uint8_t *)"w", 1,
+                            (const uint8_t *)"eb", 2, t2), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(t1, t2, sizeof(t1)), 0);
+    CU_ASSERT_EQUAL(khd_mac(other, "l", (const uint8_t *)"we", 2,
+                            (const uint8_t *)"b", 1, t2), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(t1, t2, sizeof(t1)), 0);
+    khd_kek_free(kek);
+    khd_kek_free(other);
+}
+
 static const struct kh_test tests[] = {
     KH_TEST(test_setup),
     KH_TEST(test_check_value),
@@ -279,6 +315,7 @@ static const struct kh_test tests[] = {
     KH_TEST(test_record_refuses_every_tampered_byte),
     KH_TEST(test_record_refuses_swap),
     KH_TEST(test_record_refuses_rewritten_metadata),
+    KH_TEST(test_mac_binding),
     { NULL, NULL },
 };
 
