@@ -20,6 +20,13 @@ socket = $SOCK
 activate = 1
 CNF
     export OPENSSL_CONF="$OSSL_CNF"
+    # An ASan build of keyholder.so is dlopened by an uninstrumented
+    # openssl: preload the ASan runtime there, and only there (keyholderd,
+    # khadmin and the C drivers link it themselves).
+    KH_ASAN_RT=$(ldd "$PROVIDER_SO" 2>/dev/null | awk '/libasan/ { print $3 }')
+    if [ -n "$KH_ASAN_RT" ]; then
+        openssl() { LD_PRELOAD="$KH_ASAN_RT" command openssl "$@"; }
+    fi
 }
 
 # A dev keyholder with the daemon started: kh_prov_start [keyholderd args]

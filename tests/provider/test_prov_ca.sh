@@ -100,12 +100,12 @@ kh_ok "openssl ca -keyfile keyholder:inter: two leaves and a CRL; chain and revo
 # --- CMS with a held RSA key and a held EC key
 echo "a signed message" >msg.txt
 openssl cms -sign -in msg.txt -signer inter.pem -inkey keyholder:inter \
-    -certfile root.pem -outform PEM -out rsa.p7 2>err || kh_fail "cms -sign RSA: $(cat err)"
+    -certfile root.pem -binary -nodetach -outform PEM -out rsa.p7 2>err || kh_fail "cms -sign RSA: $(cat err)"
 openssl cms -verify -in rsa.p7 -inform PEM -CAfile root.pem -purpose any \
     -out out.txt 2>/dev/null || kh_fail "cms -verify RSA"
 cmp -s out.txt msg.txt || kh_fail "cms RSA content"
-openssl cms -sign -in msg.txt -signer root.pem -inkey keyholder:root \
-    -outform PEM -out ec.p7 2>err || kh_fail "cms -sign EC: $(cat err)"
+openssl cms -sign -in msg.txt -signer root.pem -inkey keyholder:root -binary \
+    -nodetach -outform PEM -out ec.p7 2>err || kh_fail "cms -sign EC: $(cat err)"
 openssl cms -verify -in ec.p7 -inform PEM -CAfile root.pem -purpose any \
     -out out.txt 2>/dev/null || kh_fail "cms -verify EC"
 kh_ok "cms -sign with a held RSA and a held EC key; cms -verify passes"
