@@ -29,6 +29,7 @@
 struct khd_conn {
     struct khd_conn *prev, *next;
     struct khd_server *srv;
+    pthread_t tid;
     int fd;
     struct khd_peer peer;
     size_t in_start, in_end; /* unread bytes are in[in_start..in_end) */
@@ -40,9 +41,9 @@ struct khd_server {
     const struct khd_server_config *cfg;
     pthread_mutex_t mu;
     pthread_cond_t idle;   /* signalled when a connection ends */
-    struct khd_conn *conns;
+    struct khd_conn *conns;    /* being served */
+    struct khd_conn *finished; /* threads ending: to join and free */
     unsigned n_conns;
-    int stopping;
     time_t last_limit_log;
 };
 
@@ -404,7 +405,12 @@ static int khd_conn_serve_one(struct khd_conn *c, struct kh_buf *reply)
     return r;
 }
 
-static void khd_conn_unlink(struct khd_conn *c)
+/*
+ * Ends a connection: closes it and hands the struct to the accept thread,
+ * which joins the thread (so OpenSSL's per-thread state is freed before
+ * anyone exits) and frees it.
+ */
+static void khd_conn_finish(struct khd_conn *c)
 {
     struct khd_server *srv = c->srv;
 
@@ -419,8 +425,28 @@ static void khd_conn_unlink(struct khd_conn *c)
     }
     srv->n_conns--;
     close(c->fd);
+    c->fd = -1;
+    c->prev = NULL;
+    c->next = srv->finished;
+    srv->finished = c;
     pthread_cond_broadcast(&srv->idle);
     pthread_mutex_unlock(&srv->mu);
+}
+
+/* Accept thread only: joins and frees every finished connection. */
+static void khd_reap(struct khd_server *srv)
+{
+    struct khd_conn *c, *next;
+
+    pthread_mutex_lock(&srv->mu);
+    c = srv->finished;
+    srv->finished = NULL;
+    pthread_mutex_unlock(&srv->mu);
+    for (; c != NULL; c = next) {
+        next = c->next;
+        pthread_join(c->tid, NULL);
+        OPENSSL_clear_free(c, sizeof(*c));
+    }
 }
 
 static void *khd_conn_main(void *arg)
@@ -432,8 +458,7 @@ static void *khd_conn_main(void *arg)
     while (khd_conn_serve_one(c, &reply) == 0) {
     }
     kh_buf_free(&reply);
-    khd_conn_unlink(c);
-    OPENSSL_clear_free(c, sizeof(*c));
+    khd_conn_finish(c); /* |c| belongs to the accept thread from here */
     return NULL;
 }
 
@@ -485,7 +510,6 @@ static void khd_accept_one(struct khd_server *srv, int lfd)
 {
     struct khd_conn *c;
     pthread_attr_t attr;
-    pthread_t tid;
     int fd;
 
     if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
@@ -528,13 +552,22 @@ static void khd_accept_one(struct khd_server *srv, int lfd)
 
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, KHD_THREAD_STACK);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&tid, &attr, khd_conn_main, c) != 0) {
+    /* Only this thread reaps, so c->tid is set before anyone joins it. */
+    if (pthread_create(&c->tid, &attr, khd_conn_main, c) != 0) {
         pthread_attr_destroy(&attr);
         khd_warn("cannot start a connection thread; closing");
-        khd_conn_unlink(c); /* closes fd */
-        free(c);
-        return;
+        pthread_mutex_lock(&srv->mu);
+        if (c->prev != NULL) {
+            c->prev->next = c->next;
+        } else {
+            srv->conns = c->next;
+        }
+        if (c->next != NULL) {
+            c->next->prev = c->prev;
+        }
+        srv->n_conns--;
+        pthread_mutex_unlock(&srv->mu);
+        goto drop;
     }
     pthread_attr_destroy(&attr);
     return;
@@ -556,7 +589,9 @@ int khd_server_run(struct khd_ctx *ctx, const struct khd_server_config *cfg,
             { .fd = stop_fd, .events = POLLIN },
         };
 
-        if (poll(pfd, 2, -1) < 0) {
+        khd_reap(&srv);
+        /* Wake up now and then to join finished connection threads. */
+        if (poll(pfd, 2, 1000) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -572,7 +607,6 @@ int khd_server_run(struct khd_ctx *ctx, const struct khd_server_config *cfg,
     }
     /* Stop: wake every connection thread and wait until all have left. */
     pthread_mutex_lock(&srv.mu);
-    srv.stopping = 1;
     for (struct khd_conn *c = srv.conns; c != NULL; c = c->next) {
         shutdown(c->fd, SHUT_RDWR);
     }
@@ -580,6 +614,7 @@ int khd_server_run(struct khd_ctx *ctx, const struct khd_server_config *cfg,
         pthread_cond_wait(&srv.idle, &srv.mu);
     }
     pthread_mutex_unlock(&srv.mu);
+    khd_reap(&srv);
     pthread_cond_destroy(&srv.idle);
     pthread_mutex_destroy(&srv.mu);
     return KH_OK;
