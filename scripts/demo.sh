@@ -55,6 +55,32 @@ run "$KHADMIN" key sign demo-rsa-2048 --pss --digest sha384 \
 run openssl dgst -sha384 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1 \
     -verify "$DEMO/demo-rsa-2048.pub.pem" -signature "$DEMO/pss.sig" "$DEMO/message.txt"
 
+step "plain openssl through the keyholder provider: a certificate signed by a held key"
+cat >"$DEMO/openssl.cnf" <<CNF
+openssl_conf = init
+[init]
+providers = provs
+[provs]
+default = default_sect
+keyholder = keyholder_sect
+[default_sect]
+activate = 1
+[keyholder_sect]
+module = $ROOT/build/provider/keyholder.so
+socket = $KEYHOLDER_SOCKET
+activate = 1
+CNF
+export OPENSSL_CONF="$DEMO/openssl.cnf"
+run openssl req -new -x509 -key keyholder:demo-ec-P-256 -subj "/CN=Keyholder demo" \
+    -days 1 -out "$DEMO/demo.crt"
+run openssl x509 -in "$DEMO/demo.crt" -noout -subject -issuer
+run openssl verify -CAfile "$DEMO/demo.crt" "$DEMO/demo.crt"
+run openssl dgst -sha256 -sign keyholder:demo-rsa-2048 -out "$DEMO/dgst.sig" "$DEMO/message.txt"
+run openssl dgst -sha256 -verify "$DEMO/demo-rsa-2048.pub.pem" -signature "$DEMO/dgst.sig" \
+    "$DEMO/message.txt"
+echo "(private export is refused:)"
+openssl pkey -in keyholder:demo-ec-P-256 -out "$DEMO/stolen.pem" 2>&1 | grep -o "key keyholder:.*exported" || true
+
 step "the keys, as keyholderd lists them (private halves never left it)"
 run "$KHADMIN" key list
 
@@ -63,4 +89,4 @@ run "$KHADMIN" seal
 "$KHADMIN" key sign demo-ec-P-256 --in "$DEMO/message.txt" --out "$DEMO/x.sig" || true
 run "$KHADMIN" unseal --dev
 
-step "done: 7 key types generated, signed and verified by openssl"
+step "done: 7 key types generated, signed and verified by openssl; a certificate made with plain openssl and a held key"
