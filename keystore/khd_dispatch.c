@@ -45,46 +45,6 @@ static int khd_handle_status(struct khd_ctx *ctx, const struct khd_peer *p,
     return kh_status_encode(reply, &st);
 }
 
-static int khd_handle_init_dev(struct khd_ctx *ctx, const struct khd_peer *p,
-                               struct kh_buf *body, struct kh_buf *reply,
-                               struct khd_error *e)
-{
-    int r;
-
-    (void)reply;
-    if ((r = kh_buf_expect_end(body)) != 0) {
-        return r;
-    }
-    return khd_init_dev(ctx, p, e);
-}
-
-static int khd_handle_seal(struct khd_ctx *ctx, const struct khd_peer *p,
-                           struct kh_buf *body, struct kh_buf *reply,
-                           struct khd_error *e)
-{
-    int r;
-
-    (void)reply;
-    if ((r = kh_buf_expect_end(body)) != 0) {
-        return r;
-    }
-    return khd_seal(ctx, p, e);
-}
-
-static int khd_handle_unseal_dev(struct khd_ctx *ctx,
-                                 const struct khd_peer *p,
-                                 struct kh_buf *body, struct kh_buf *reply,
-                                 struct khd_error *e)
-{
-    int r;
-
-    (void)reply;
-    if ((r = kh_buf_expect_end(body)) != 0) {
-        return r;
-    }
-    return khd_unseal_dev(ctx, p, e);
-}
-
 static int khd_handle_generate(struct khd_ctx *ctx, const struct khd_peer *p,
                                struct kh_buf *body, struct kh_buf *reply,
                                struct khd_error *e)
@@ -209,22 +169,26 @@ static int khd_handle_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
 typedef int (*khd_handler_fn)(struct khd_ctx *, const struct khd_peer *,
                               struct kh_buf *, struct kh_buf *,
                               struct khd_error *);
+/* A state change with an empty request and an empty reply. */
+typedef int (*khd_action_fn)(struct khd_ctx *, const struct khd_peer *,
+                             struct khd_error *);
 
 static const struct {
     uint8_t type;
     const char *name;
-    khd_handler_fn fn;
+    khd_handler_fn fn;     /* decodes the body and encodes the reply */
+    khd_action_fn action;  /* or: no body, no reply */
 } khd_handlers[] = {
-    { KH_MSG_STATUS, "status", khd_handle_status },
-    { KH_MSG_INIT_DEV, "init-dev", khd_handle_init_dev },
-    { KH_MSG_SEAL, "seal", khd_handle_seal },
-    { KH_MSG_UNSEAL_DEV, "unseal-dev", khd_handle_unseal_dev },
-    { KH_MSG_KEY_GENERATE, "key-generate", khd_handle_generate },
-    { KH_MSG_KEY_LIST, "key-list", khd_handle_list },
-    { KH_MSG_KEY_INFO, "key-info", khd_handle_info },
-    { KH_MSG_KEY_SIGN, "key-sign", khd_handle_sign },
-    { KH_MSG_CERT_IMPORT, "cert-import", khd_handle_cert_import },
-    { KH_MSG_CERT_GET, "cert-get", khd_handle_cert_get },
+    { KH_MSG_STATUS, "status", khd_handle_status, NULL },
+    { KH_MSG_INIT_DEV, "init-dev", NULL, khd_init_dev },
+    { KH_MSG_SEAL, "seal", NULL, khd_seal },
+    { KH_MSG_UNSEAL_DEV, "unseal-dev", NULL, khd_unseal_dev },
+    { KH_MSG_KEY_GENERATE, "key-generate", khd_handle_generate, NULL },
+    { KH_MSG_KEY_LIST, "key-list", khd_handle_list, NULL },
+    { KH_MSG_KEY_INFO, "key-info", khd_handle_info, NULL },
+    { KH_MSG_KEY_SIGN, "key-sign", khd_handle_sign, NULL },
+    { KH_MSG_CERT_IMPORT, "cert-import", khd_handle_cert_import, NULL },
+    { KH_MSG_CERT_GET, "cert-get", khd_handle_cert_get, NULL },
 };
 
 /* A decode failure names the field problem; others keep the handler's. */
@@ -263,7 +227,13 @@ int khd_dispatch(struct khd_ctx *ctx, const struct khd_peer *p,
                                 f.request_id)) != 0) {
             return r;
         }
-        r = khd_handlers[i].fn(ctx, p, &f.body, reply, &e);
+        if (khd_handlers[i].action != NULL) {
+            if ((r = kh_buf_expect_end(&f.body)) == 0) {
+                r = khd_handlers[i].action(ctx, p, &e);
+            }
+        } else {
+            r = khd_handlers[i].fn(ctx, p, &f.body, reply, &e);
+        }
         if (r == 0 && (r = kh_frame_end(reply)) == 0) {
             return KH_OK;
         }
