@@ -15,6 +15,7 @@ function(kh_require_pkg var module debpkg)
 endfunction()
 
 kh_require_pkg(OPENSSL "libcrypto>=3.0" libssl-dev)
+kh_require_pkg(OPENSSL_SSL "libssl>=3.0" libssl-dev)
 kh_require_pkg(SECP256K1 "libsecp256k1>=0.2" libsecp256k1-dev)
 kh_require_pkg(LMDB lmdb liblmdb-dev)
 if(KH_BUILD_TESTS)

@@ -99,12 +99,6 @@ struct khp_dec_ctx {
 
 /*- The reference DER ------------------------------------------------- */
 
-enum khp_ref_result {
-    KHP_REF_NOT_OURS = 0, /* not shaped like a reference at all */
-    KHP_REF_OK = 1,
-    KHP_REF_BAD = -1,     /* a reference, but unusable: |*why| says why */
-};
-
 /* One short-form TLV at |*p| with tag |tag|; advances |*p| past it. */
 static int khp_der_get(const unsigned char **p, const unsigned char *end,
                        unsigned char tag, const unsigned char **val,
@@ -129,8 +123,8 @@ static int khp_der_get(const unsigned char **p, const unsigned char *end,
  * INTEGER, UTF8String "keyholder:..." } filling exactly |len| bytes with
  * short-form lengths).
  */
-static int khp_ref_parse(const unsigned char *der, size_t len,
-                         struct khp_uri *uri, const char **why, int *reason)
+int khp_ref_parse(const unsigned char *der, size_t len, struct khp_uri *uri,
+                  const char **why, int *reason)
 {
     const unsigned char *p = der, *end = der + len, *seq, *ver, *str;
     size_t seq_len, ver_len, str_len;
@@ -313,22 +307,69 @@ static int khp_pem2der_collect(struct khp_dec_ctx *ctx, OSSL_CORE_BIO *in,
     }
 }
 
+/*
+ * Reads our PEM block from |in| (khp_pem2der_collect) and checks the DER
+ * inside. Returns 1 with |*der| (OPENSSL_free) and |uri| filled, -1 if the
+ * first PEM block is not ours (nothing raised), 0 after raising.
+ */
+int khp_ref_read_pem(struct khp_ctx *provctx, OSSL_CORE_BIO *in,
+                     unsigned char **der, long *der_len, struct khp_uri *uri)
+{
+    struct khp_dec_ctx ctx = { .provctx = provctx };
+    char pem[KHP_REF_MAX_PEM];
+    char *name = NULL, *header = NULL;
+    size_t pem_len;
+    const char *why = "not a KeyholderKeyReference";
+    int reason = KHP_R_INVALID_ARGUMENT;
+    BIO *mem = NULL;
+    int r, ok = 0;
+
+    *der = NULL;
+    *der_len = 0;
+    r = khp_pem2der_collect(&ctx, in, pem, &pem_len);
+    if (r <= 0) {
+        return r < 0 ? -1 : 0;
+    }
+    if ((mem = BIO_new_mem_buf(pem, (int)pem_len)) == NULL) {
+        khp_raise(provctx, KHP_R_INTERNAL, "out of memory");
+        goto out;
+    }
+    if (!PEM_read_bio(mem, &name, &header, der, der_len) ||
+        strcmp(name, KHP_REF_PEM_LABEL) != 0 || header[0] != '\0') {
+        khp_raise(provctx, KHP_R_INVALID_ARGUMENT,
+                  "malformed key reference: bad base64 or PEM headers");
+        goto out;
+    }
+    if (*der_len <= 0 || (size_t)*der_len > KHP_REF_MAX_DER ||
+        khp_ref_parse(*der, (size_t)*der_len, uri, &why, &reason) !=
+            KHP_REF_OK) {
+        khp_raise(provctx, reason, "malformed key reference: %s", why);
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) {
+        OPENSSL_free(*der);
+        *der = NULL;
+        *der_len = 0;
+    }
+    BIO_free(mem);
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    return ok;
+}
+
 static int khp_pem2der_decode(void *vctx, OSSL_CORE_BIO *in, int selection,
                               OSSL_CALLBACK *data_cb, void *data_cbarg,
                               OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
 {
     struct khp_dec_ctx *ctx = vctx;
-    char pem[KHP_REF_MAX_PEM];
-    char *name = NULL, *header = NULL;
     unsigned char *der = NULL;
     long der_len = 0;
-    size_t pem_len;
     struct khp_uri uri;
-    const char *why = "not a KeyholderKeyReference", *type;
-    int reason = KHP_R_INVALID_ARGUMENT;
+    const char *type;
     struct kh_key_info info;
     OSSL_PARAM params[4];
-    BIO *mem = NULL;
     int r, ok = 0;
 
     (void)selection;
@@ -337,28 +378,12 @@ static int khp_pem2der_decode(void *vctx, OSSL_CORE_BIO *in, int selection,
     if (ctx->provctx->core_bio_read_ex == NULL) {
         return 1; /* cannot read: leave the input to others */
     }
-    r = khp_pem2der_collect(ctx, in, pem, &pem_len);
+    r = khp_ref_read_pem(ctx->provctx, in, &der, &der_len, &uri);
     if (r < 0) {
         return 1; /* not ours: "carry on", without calling back */
     }
     if (r == 0) {
         return 0;
-    }
-    if ((mem = BIO_new_mem_buf(pem, (int)pem_len)) == NULL) {
-        khp_raise(ctx->provctx, KHP_R_INTERNAL, "out of memory");
-        goto out;
-    }
-    if (!PEM_read_bio(mem, &name, &header, &der, &der_len) ||
-        strcmp(name, KHP_REF_PEM_LABEL) != 0 || header[0] != '\0') {
-        khp_raise(ctx->provctx, KHP_R_INVALID_ARGUMENT,
-                  "malformed key reference: bad base64 or PEM headers");
-        goto out;
-    }
-    if (der_len <= 0 || (size_t)der_len > KHP_REF_MAX_DER ||
-        khp_ref_parse(der, (size_t)der_len, &uri, &why, &reason) !=
-            KHP_REF_OK) {
-        khp_raise(ctx->provctx, reason, "malformed key reference: %s", why);
-        goto out;
     }
     /*
      * Resolve the key now: an unreachable daemon or an unknown key is
@@ -385,9 +410,6 @@ static int khp_pem2der_decode(void *vctx, OSSL_CORE_BIO *in, int selection,
     params[3] = OSSL_PARAM_construct_end();
     ok = data_cb(params, data_cbarg);
 out:
-    BIO_free(mem);
-    OPENSSL_free(name);
-    OPENSSL_free(header);
     OPENSSL_free(der);
     return ok;
 }

@@ -27,6 +27,9 @@ enum khp_family {
     KHP_FAM_ED25519,
 };
 
+static OSSL_FUNC_keymgmt_new_fn khp_km_new;
+static OSSL_FUNC_keymgmt_import_fn khp_km_import;
+static OSSL_FUNC_keymgmt_import_types_fn khp_km_import_types;
 static OSSL_FUNC_keymgmt_free_fn khp_km_free;
 static OSSL_FUNC_keymgmt_load_fn khp_km_load;
 static OSSL_FUNC_keymgmt_has_fn khp_km_has;
@@ -38,6 +41,46 @@ static OSSL_FUNC_keymgmt_dup_fn khp_km_dup;
 static OSSL_FUNC_keymgmt_gen_set_params_fn khp_km_gen_set_params;
 static OSSL_FUNC_keymgmt_gen_fn khp_km_gen;
 static OSSL_FUNC_keymgmt_gen_cleanup_fn khp_km_gen_cleanup;
+
+/*
+ * new() and import() exist only to refuse imports quietly. When libssl
+ * checks that a certificate matches a held key (SSL_CTX_use_PrivateKey,
+ * X509_check_private_key: EVP_PKEY_eq), libcrypto first tries to import
+ * the certificate's public key into us; without new() that attempt raises
+ * ERR_R_MALLOC_FAILURE in evp_keymgmt_util_try_import() and leaves it on
+ * the error queue although the match then succeeds the other way round
+ * (our public half exported to the default provider). nginx reports that
+ * leftover error as "ignoring stale global SSL error" in every worker. A
+ * held key cannot be made from imported data, so import() always fails
+ * and libcrypto frees the empty object at once; has() calls it empty.
+ */
+static void *khp_km_new(void *provctx)
+{
+    struct khp_key *k = calloc(1, sizeof(*k));
+
+    if (k != NULL) {
+        k->ctx = provctx; /* magic 0 and no public half: never usable */
+        atomic_init(&k->refs, 1);
+    }
+    return k;
+}
+
+static int khp_km_import(void *keydata, int selection,
+                         const OSSL_PARAM params[])
+{
+    (void)keydata;
+    (void)selection;
+    (void)params;
+    return 0;
+}
+
+static const OSSL_PARAM *khp_km_import_types(int selection)
+{
+    static const OSSL_PARAM none[] = { OSSL_PARAM_END };
+
+    (void)selection;
+    return none;
+}
 
 static void khp_km_free(void *keydata)
 {
@@ -57,8 +100,10 @@ static void *khp_km_load(const void *reference, size_t reference_sz)
  */
 static int khp_km_has(const void *keydata, int selection)
 {
+    const struct khp_key *k = keydata;
+
     (void)selection;
-    return keydata != NULL;
+    return k != NULL && k->pub != NULL;
 }
 
 static int khp_km_match(const void *keydata1, const void *keydata2,
@@ -67,7 +112,7 @@ static int khp_km_match(const void *keydata1, const void *keydata2,
     const struct khp_key *a = keydata1, *b = keydata2;
 
     (void)selection; /* the public half decides every selection */
-    if (a == NULL || b == NULL) {
+    if (a == NULL || b == NULL || a->pub == NULL || b->pub == NULL) {
         return 0;
     }
     return EVP_PKEY_eq(a->pub, b->pub) == 1;
@@ -80,7 +125,7 @@ static int khp_km_validate(const void *keydata, int selection, int checktype)
     int ok;
 
     (void)checktype;
-    if (k == NULL) {
+    if (k == NULL || k->pub == NULL) {
         return 0;
     }
     if ((selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) == 0) {
@@ -97,7 +142,7 @@ static int khp_km_get_params(void *keydata, OSSL_PARAM params[])
 {
     struct khp_key *k = keydata;
 
-    if (k == NULL) {
+    if (k == NULL || k->pub == NULL) {
         return 0;
     }
     if (params == NULL) {
@@ -170,7 +215,8 @@ static int khp_km_export(void *keydata, int selection, OSSL_CALLBACK *cb,
 {
     struct khp_key *k = keydata;
 
-    if (k == NULL || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0) {
+    if (k == NULL || k->pub == NULL ||
+        (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0) {
         return 0;
     }
     return EVP_PKEY_export(k->pub, selection, cb, cbarg);
@@ -460,7 +506,11 @@ static void khp_km_gen_cleanup(void *genctx)
 /*- Dispatch tables ------------------------------------------------------ */
 
 #define KHP_KEYMGMT_COMMON                                                  \
-    { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))khp_km_free },                \
+    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))khp_km_new },                  \
+        { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))khp_km_import },        \
+        { OSSL_FUNC_KEYMGMT_IMPORT_TYPES,                                   \
+          (void (*)(void))khp_km_import_types },                            \
+        { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))khp_km_free },            \
         { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))khp_km_load },            \
         { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))khp_km_has },              \
         { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))khp_km_match },          \

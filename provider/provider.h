@@ -182,6 +182,27 @@ struct khp_uri {
 /* Parses "keyholder:NAME[;version=N]" or "keyholder:". 1 or 0. */
 int khp_uri_parse(const char *uri, struct khp_uri *out);
 
+/*- Key reference files (decoder.c); not static so tests/fuzz reaches them */
+
+enum khp_ref_result {
+    KHP_REF_NOT_OURS = 0, /* not shaped like a reference at all */
+    KHP_REF_OK = 1,
+    KHP_REF_BAD = -1,     /* a reference, but unusable: |*why| says why */
+};
+/*
+ * Parses a KeyholderKeyReference DER (decoder.c describes it). KHP_REF_OK
+ * fills |uri|; KHP_REF_BAD sets |*why| and |*reason| (a KHP_R_*).
+ */
+int khp_ref_parse(const unsigned char *der, size_t len, struct khp_uri *uri,
+                  const char **why, int *reason);
+/*
+ * Reads a reference PEM block from |in| through the core BIO upcall of
+ * |provctx| and checks its DER. 1: |*der| (OPENSSL_free) and |uri| are
+ * set; -1: the first PEM block is not ours; 0: ours but broken (raised).
+ */
+int khp_ref_read_pem(struct khp_ctx *provctx, OSSL_CORE_BIO *in,
+                     unsigned char **der, long *der_len, struct khp_uri *uri);
+
 /*- Algorithm tables (one file each) ----------------------------------- */
 
 extern const OSSL_DISPATCH khp_ec_keymgmt_functions[];

@@ -90,3 +90,86 @@ run "$KHADMIN" seal
 run "$KHADMIN" unseal --dev
 
 step "done: 7 key types generated, signed and verified by openssl; a certificate made with plain openssl and a held key"
+
+# --- nginx (issue 4): one HTTPS request served with a key held in keyholderd.
+# nginx runs as in production: master root, workers www-data, OPENSSL_CONF =
+# openssl.cnf.d/nginx.cnf, ssl_certificate_key = a `khadmin key ref` file.
+# Its own config, pid and logs live in the demo dir, on 127.0.0.1 and a free
+# port: /etc/nginx and the system's nginx service are never touched.
+step "nginx: serve one HTTPS request with a held key (TLS 1.3)"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$NGINX" ] || [ "$(id -u)" -ne 0 ]; then
+    echo "skipped: needs root and Debian's nginx (scripts/deps.sh installs it)"
+    exit 0
+fi
+NGX="$DEMO/nginx"
+NGX_PID=
+cleanup() {
+    [ -n "${NGX_PID:-}" ] && kill -QUIT "$NGX_PID" 2>/dev/null
+    for _ in $(seq 50); do
+        [ -n "${NGX_PID:-}" ] && kill -0 "$NGX_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+    rm -rf "$DEMO"
+}
+mkdir -p "$NGX"
+chmod 0711 "$DEMO" "$NGX" # www-data may reach the socket, not list files
+echo "restart keyholderd with --socket-group www-data: nginx's workers run as www-data"
+kill "$PID" && wait "$PID" || true
+"$KHD" --foreground --state-dir "$DEMO/state" --socket-group www-data \
+    2>>"$DEMO/keyholderd.log" &
+PID=$!
+for _ in $(seq 50); do "$KHADMIN" status >/dev/null 2>&1 && break; sleep 0.1; done
+sed -e "s|^module = .*|module = $ROOT/build/provider/keyholder.so|" \
+    -e "s|^socket = .*|socket = $KEYHOLDER_SOCKET|" \
+    "$ROOT/openssl.cnf.d/nginx.cnf" >"$DEMO/nginx-openssl.cnf"
+run "$KHADMIN" key generate demo-web --type ec:P-256 --allow-group www-data
+run "$KHADMIN" key ref demo-web >"$DEMO/demo-web.pem"
+run env OPENSSL_CONF="$DEMO/nginx-openssl.cnf" openssl req -new -x509 \
+    -key keyholder:demo-web -days 1 -subj /CN=localhost \
+    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -out "$DEMO/demo-web.crt"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$NGX/nginx.conf" <<CONF
+user www-data;
+worker_processes 2;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log notice;
+env OPENSSL_CONF;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $NGX/body;
+    proxy_temp_path $NGX/proxy;
+    fastcgi_temp_path $NGX/fastcgi;
+    uwsgi_temp_path $NGX/uwsgi;
+    scgi_temp_path $NGX/scgi;
+    server {
+        listen 127.0.0.1:$PORT ssl;
+        server_name localhost;
+        ssl_certificate $DEMO/demo-web.crt;
+        ssl_certificate_key $DEMO/demo-web.pem;   # a key reference: no key material
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_ciphers ECDHE+AESGCM:ECDHE+CHACHA20:!PSK;
+        default_type text/plain;
+        location / {
+            return 200 "Hello over \$ssl_protocol/\$ssl_cipher, signed by key demo-web in keyholderd\n";
+        }
+    }
+}
+CONF
+echo "nginx.conf: $NGX/nginx.conf (127.0.0.1:$PORT; ssl_certificate_key $DEMO/demo-web.pem)"
+run env OPENSSL_CONF="$DEMO/nginx-openssl.cnf" "$NGINX" -p "$NGX/" -c "$NGX/nginx.conf" \
+    -e "$NGX/error.log"
+for _ in $(seq 50); do [ -s "$NGX/nginx.pid" ] && break; sleep 0.1; done
+NGX_PID=$(cat "$NGX/nginx.pid")
+ps -o user=,pid=,args= --ppid "$NGX_PID" -p "$NGX_PID"
+run curl -sS --cacert "$DEMO/demo-web.crt" "https://127.0.0.1:$PORT/"
+echo "the handshake, as openssl s_client saw it:"
+openssl s_client -brief -connect "127.0.0.1:$PORT" -servername localhost \
+    -CAfile "$DEMO/demo-web.crt" </dev/null 2>&1 |
+    grep -E '^(Protocol version|Ciphersuite|Signature type|Hash used|Server Temp Key|Verification):'
+kill -QUIT "$NGX_PID"
+for _ in $(seq 50); do kill -0 "$NGX_PID" 2>/dev/null || break; sleep 0.1; done
+NGX_PID=
+step "done: nginx served HTTPS with a key that never left keyholderd"

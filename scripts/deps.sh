@@ -11,7 +11,8 @@ PACKAGES=(
     libcunit1-dev                      # unit tests
     util-linux                         # setpriv (access tests)
     python3                            # the tamper test edits LMDB bytes
-)
+    nginx curl                         # nginx tests: Debian's nginx 1.22.1
+)                                      # (/usr/sbin/nginx, http_ssl module)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -33,5 +34,18 @@ if [ "$(id -u)" -ne 0 ]; then
     SUDO=sudo
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Debian's nginx package starts its own service (port 80) when installed.
+# Nothing here uses it: the tests run their own nginx on 127.0.0.1 and
+# free ports, from their temp dirs. Keep it from starting (a busy port 80
+# would even fail the install): a policy-rc.d that refuses service starts,
+# only for this install and only if the machine has none.
+POLICY=
+if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    POLICY=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# scripts/deps.sh: no service starts during install\nexit 101\n' |
+        $SUDO tee "$POLICY" >/dev/null
+    $SUDO chmod 0755 "$POLICY"
+    trap '$SUDO rm -f "$POLICY"' EXIT
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -271,7 +271,8 @@ int kh_buf_reserve(struct kh_buf *b, size_t n, uint8_t **p)
 void kh_buf_truncate(struct kh_buf *b, size_t len)
 {
     kh_buf_check(b);
-    if (b->readonly || len > b->len) {
+    /* len == b->len drops nothing (and b->d may be NULL: no b->d + 0). */
+    if (b->readonly || len >= b->len) {
         return;
     }
     OPENSSL_cleanse(b->d + len, b->len - len);
