@@ -19,11 +19,24 @@ kh_setup() {
     CHECKS=0
 }
 
+# Stops a daemon that may be stopped (SIGSTOP) or wedged: CONT, TERM, and
+# KILL after 10 s, so a failing test never hangs in its cleanup.
+kh_reap() {
+    local pid=$1
+    kill -CONT "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
 kh_cleanup() {
     local rc=$?
     if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
+        kh_reap "$DAEMON_PID"
     fi
     if [ $rc -ne 0 ]; then
         echo "---- keyholderd log ($LOG) ----"
