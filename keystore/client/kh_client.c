@@ -81,9 +81,24 @@ void kh_client_free(struct kh_client *c)
     free(c);
 }
 
+/* Bounds every blocking send and recv on the socket by the timeout. */
+static void kh_client_apply_timeout(struct kh_client *c)
+{
+    struct timeval tv;
+
+    if (c->fd < 0) {
+        return;
+    }
+    tv.tv_sec = c->timeout_ms / 1000;
+    tv.tv_usec = (c->timeout_ms % 1000) * 1000;
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 void kh_client_set_timeout(struct kh_client *c, int timeout_ms)
 {
     c->timeout_ms = timeout_ms > 0 ? timeout_ms : KH_CLIENT_DEFAULT_TIMEOUT_MS;
+    kh_client_apply_timeout(c);
 }
 
 const char *kh_client_reason(const struct kh_client *c)
@@ -94,7 +109,6 @@ const char *kh_client_reason(const struct kh_client *c)
 int kh_client_connect(struct kh_client *c)
 {
     struct sockaddr_un sa;
-    struct timeval tv;
 
     if (c->fd >= 0) {
         return KH_OK;
@@ -111,9 +125,7 @@ int kh_client_connect(struct kh_client *c)
                               strerror(errno));
     }
     /* A Unix connect does not block for long; bound it anyway. */
-    tv.tv_sec = c->timeout_ms / 1000;
-    tv.tv_usec = (c->timeout_ms % 1000) * 1000;
-    (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    kh_client_apply_timeout(c);
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         int err = errno;
 
@@ -215,8 +227,8 @@ static int kh_client_recv_all(struct kh_client *c, uint8_t *p, size_t n,
 
 /*
  * Reads one reply frame for request |id| into |frame| (cleared first). The
- * reply is not there yet when this is called, so it polls first and then
- * takes header and body in one recv: two system calls for most replies.
+ * recv blocks (bounded by SO_RCVTIMEO) and takes header and body at once:
+ * one system call for most replies.
  */
 static int kh_client_read_reply(struct kh_client *c, uint32_t id,
                                 int64_t deadline, struct kh_buf *frame,
@@ -229,19 +241,25 @@ static int kh_client_read_reply(struct kh_client *c, uint32_t id,
     int r;
 
     while (got < KH_FRAME_HEADER_LEN) {
-        ssize_t k;
+        /* Blocking, bounded by SO_RCVTIMEO: no poll before the recv. */
+        ssize_t k = recv(c->fd, first + got, sizeof(first) - got, 0);
 
-        if ((r = kh_client_wait(c, POLLIN, deadline)) != 0) {
-            return r;
-        }
-        k = recv(c->fd, first + got, sizeof(first) - got, MSG_DONTWAIT);
         if (k == 0) {
             return KH_ERR_IO;
         }
-        if (k < 0 && errno != EINTR && errno != EAGAIN) {
-            return KH_ERR_IO;
+        if (k < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return KH_ERR_TIMEOUT;
+            }
+            if (errno != EINTR) {
+                return KH_ERR_IO;
+            }
+            if (kh_now_ms() >= deadline) {
+                return KH_ERR_TIMEOUT;
+            }
+            continue;
         }
-        got += k > 0 ? (size_t)k : 0;
+        got += (size_t)k;
     }
     if ((r = kh_frame_check_len(first, &len)) != 0) {
         return KH_ERR_PROTOCOL;
