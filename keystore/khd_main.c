@@ -3,7 +3,8 @@
  *
  *   keyholderd [--socket PATH] [--state-dir DIR] [--socket-group GROUP]
  *              [--foreground] [--max-clients N] [--io-timeout-ms MS]
- *              [--secure-heap BYTES]
+ *              [--secure-heap BYTES] [--user NAME] [--require-mlock]
+ *              [--no-seccomp]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "kh_err.h"
+#include "khd_harden.h"
 #include "khd_keys.h"
 #include "khd_log.h"
 #include "khd_server.h"
@@ -40,6 +41,9 @@ struct khd_options {
     unsigned max_clients;
     int io_timeout_ms;
     size_t secure_heap;
+    const char *user; /* --user: setuid to it once the socket is bound */
+    int require_mlock;
+    int no_seccomp;
 };
 
 static int khd_stop_pipe[2] = { -1, -1 };
@@ -59,9 +63,13 @@ static void khd_usage(FILE *f)
             "usage: keyholderd [--socket PATH] [--state-dir DIR]\n"
             "                  [--socket-group GROUP] [--foreground]\n"
             "                  [--max-clients N] [--io-timeout-ms MS]\n"
-            "                  [--secure-heap BYTES]\n"
+            "                  [--secure-heap BYTES] [--user NAME]\n"
+            "                  [--require-mlock] [--no-seccomp]\n"
             "  --socket        default $KEYHOLDER_SOCKET, else %s\n"
-            "  --state-dir     default %s\n",
+            "  --state-dir     default %s\n"
+            "  --user          run as NAME once the socket is bound (root)\n"
+            "  --require-mlock refuse to start if memory cannot be locked\n"
+            "  --no-seccomp    no system call filter (debugging only)\n",
             KHD_DEFAULT_SOCKET, KHD_DEFAULT_STATE_DIR);
 }
 
@@ -92,6 +100,9 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
         { "max-clients", required_argument, NULL, 'm' },
         { "io-timeout-ms", required_argument, NULL, 't' },
         { "secure-heap", required_argument, NULL, 'H' },
+        { "user", required_argument, NULL, 'u' },
+        { "require-mlock", no_argument, NULL, 'L' },
+        { "no-seccomp", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -146,6 +157,15 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
             }
             o->secure_heap = v;
             break;
+        case 'u':
+            o->user = optarg;
+            break;
+        case 'L':
+            o->require_mlock = 1;
+            break;
+        case 'S':
+            o->no_seccomp = 1;
+            break;
         case 'h':
             khd_usage(stdout);
             return 1;
@@ -165,31 +185,27 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
     return 0;
 }
 
-/* No core dumps, no ptrace by other users, private files. */
-static void khd_harden_process(void)
-{
-    struct rlimit rl = { 0, 0 };
-
-    if (prctl(PR_SET_DUMPABLE, 0) != 0) {
-        khd_warn("PR_SET_DUMPABLE: %s", strerror(errno));
-    }
-    if (setrlimit(RLIMIT_CORE, &rl) != 0) {
-        khd_warn("RLIMIT_CORE: %s", strerror(errno));
-    }
-    umask(077);
-}
-
-static int khd_prepare_dirs(const struct khd_options *o)
+/*
+ * Creates the state dir (0700) and the socket's dir (0711) when missing.
+ * A state dir created here for --user is given to that user.
+ */
+static int khd_prepare_dirs(const struct khd_options *o,
+                            const char *socket_path,
+                            const struct khd_user *u)
 {
     char parent[PATH_MAX];
     char *slash;
 
-    if (mkdir(o->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(o->state_dir, 0700) == 0) {
+        if (khd_harden_give_dir(o->state_dir, u) != 0) {
+            return -1;
+        }
+    } else if (errno != EEXIST) {
         khd_err("cannot create state dir %s: %s", o->state_dir,
                 strerror(errno));
         return -1;
     }
-    snprintf(parent, sizeof(parent), "%s", o->socket_path);
+    snprintf(parent, sizeof(parent), "%s", socket_path);
     if ((slash = strrchr(parent, '/')) != NULL && slash != parent) {
         *slash = '\0';
         /* 0711 on a dir we create: clients reach the socket, cannot list. */
@@ -200,6 +216,22 @@ static int khd_prepare_dirs(const struct khd_options *o)
         }
     }
     return 0;
+}
+
+/* |path| made absolute (the daemon leaves its cwd for /). */
+static char *khd_absolute(const char *path)
+{
+    char cwd[PATH_MAX];
+    char *out;
+
+    if (path[0] == '/') {
+        return strdup(path);
+    }
+    if (getcwd(cwd, sizeof(cwd)) == NULL ||
+        asprintf(&out, "%s/%s", cwd, path) < 0) {
+        return NULL;
+    }
+    return out;
 }
 
 static int khd_init_secure_heap(size_t size)
@@ -249,14 +281,19 @@ static int khd_daemonize(int *ready_fd)
 
 static void khd_report_ready(int *ready_fd, char status)
 {
-    int devnull;
-
     if (*ready_fd < 0) {
         return;
     }
     (void)!write(*ready_fd, &status, 1);
     close(*ready_fd);
     *ready_fd = -1;
+}
+
+/* A detached daemon logs to syslog; stdio goes to /dev/null. */
+static void khd_detach_stdio(void)
+{
+    int devnull;
+
     if ((devnull = open("/dev/null", O_RDWR)) >= 0) {
         dup2(devnull, 0);
         dup2(devnull, 1);
@@ -267,30 +304,69 @@ static void khd_report_ready(int *ready_fd, char status)
     }
 }
 
+/*
+ * The order matters; each step says why it is where it is. Root is needed
+ * only up to the bind (socket dir, socket group); the keystore is opened
+ * as the final user, then the seccomp filter closes the door behind it.
+ */
 int main(int argc, char **argv)
 {
     struct khd_options o = { 0 };
     struct khd_server_config scfg;
     struct khd_config cfg;
     struct khd_ctx *ctx = NULL;
+    struct khd_user user;
     struct sigaction sa;
-    char *state_dir = NULL;
-    int r, lfd = -1, ready_fd = -1, rc = 1;
+    char *state_dir = NULL, *socket_path = NULL;
+    int r, lfd = -1, ready_fd = -1, rc = 1, locked;
 
+    /*
+     * First OpenSSL call: never read an openssl.cnf ($OPENSSL_CONF may name
+     * modules, even the keyholder provider itself). The daemon uses the
+     * built-in default provider only.
+     */
+    if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+        fprintf(stderr, "keyholderd: OpenSSL initialization failed\n");
+        return 1;
+    }
     if ((r = khd_parse_args(argc, argv, &o)) != 0) {
         return r == 1 ? 0 : 2;
     }
+    /* First: nothing inherited survives into openlog, the pipe, LMDB. */
+    khd_harden_fds();
     khd_log_init(o.foreground);
+    /* Before the fork, which inherits it: never dumpable, no core. */
     khd_harden_process();
-    if (!o.foreground && khd_daemonize(&ready_fd) != 0) {
-        khd_err("cannot daemonize: %s", strerror(errno));
+    if (khd_harden_lookup_user(o.user, &user) != 0 ||
+        (socket_path = khd_absolute(o.socket_path)) == NULL) {
         return 1;
     }
-    if (khd_prepare_dirs(&o) != 0) {
+    if (user.uid == 0) {
+        khd_warn("running as root: in production start keyholderd with "
+                 "--user NAME (or as that user, the systemd unit's User=)");
+    }
+    if (!o.foreground && khd_daemonize(&ready_fd) != 0) {
+        khd_err("cannot daemonize: %s", strerror(errno));
+        free(socket_path);
+        return 1;
+    }
+    /*
+     * After the fork (locks are not inherited), before the secure heap,
+     * OpenSSL and LMDB map anything: all of it is locked from the start.
+     */
+    locked = khd_harden_mlock(&user, o.require_mlock) == 0;
+    if (!locked && o.require_mlock) {
+        goto out;
+    }
+    if (khd_prepare_dirs(&o, socket_path, &user) != 0) {
         goto out;
     }
     if ((state_dir = realpath(o.state_dir, NULL)) == NULL) {
         khd_err("state dir %s: %s", o.state_dir, strerror(errno));
+        goto out;
+    }
+    /* Owned by the user keyholderd will run as, not by who starts it. */
+    if (khd_harden_check_state_dir(state_dir, &user) != 0 || chdir("/") != 0) {
         goto out;
     }
     if (pipe2(khd_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -309,23 +385,49 @@ int main(int argc, char **argv)
         khd_err("crypto init failed: %s", kh_strerror(r));
         goto out;
     }
-    if ((r = khd_ctx_open(&cfg, &ctx)) != 0) {
-        khd_err("cannot open keystore %s: %s", state_dir, kh_strerror(r));
+    /* The DRBG is seeded (getrandom) before the filter is in place. */
+    if (RAND_status() != 1) {
+        khd_err("OpenSSL initialization failed");
         goto out;
     }
-    scfg.socket_path = o.socket_path;
+    scfg.socket_path = socket_path;
     scfg.socket_group = o.socket_group;
     scfg.max_clients = o.max_clients;
     scfg.io_timeout_ms = o.io_timeout_ms;
     if ((lfd = khd_server_listen(&scfg)) < 0) {
         goto out;
     }
-    khd_info("keyholderd %s serving %s (state %s, pid %d)", KH_VERSION,
-             o.socket_path, state_dir, (int)getpid());
+    /*
+     * Root is done: the socket is bound and grouped. The keystore is
+     * opened as the final user, so its files are that user's and root
+     * never opens a file in a directory another user can write.
+     */
+    if (khd_harden_drop(&user) != 0) {
+        goto out;
+    }
+    if ((r = khd_ctx_open(&cfg, &ctx)) != 0) {
+        khd_err("cannot open keystore %s: %s", state_dir, kh_strerror(r));
+        goto out;
+    }
+    if (!o.foreground) {
+        khd_detach_stdio();
+    }
+    /* Last, once every file and socket is open; before any thread. */
+    if (o.no_seccomp) {
+        khd_warn("--no-seccomp: running WITHOUT the system call filter "
+                 "(debugging only)");
+    } else if (khd_harden_seccomp(o.foreground ? 0 : KHD_SECCOMP_SYSLOG) !=
+               0) {
+        goto out;
+    }
+    khd_info("keyholderd %s serving %s (state %s, pid %d, user %s, "
+             "seccomp %s, memory %s)", KH_VERSION, socket_path, state_dir,
+             (int)getpid(), user.name, o.no_seccomp ? "OFF" : "on",
+             locked ? "locked" : "NOT locked");
     khd_report_ready(&ready_fd, 0);
     khd_server_run(ctx, &scfg, lfd, khd_stop_pipe[0]);
     khd_info("shutting down");
-    unlink(o.socket_path);
+    unlink(socket_path);
     rc = 0;
 out:
     if (lfd >= 0) {
@@ -335,6 +437,7 @@ out:
     khd_ctx_close(ctx);
     khd_keys_cleanup();
     free(state_dir);
+    free(socket_path);
     if (CRYPTO_secure_malloc_initialized()) {
         CRYPTO_secure_malloc_done();
     }

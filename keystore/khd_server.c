@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,10 @@
 #include "khd_log.h"
 
 #define KHD_THREAD_STACK (1024 * 1024)
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
 
 /*
  * Most frames fit the per-connection input buffer, so one recv usually
@@ -183,13 +188,17 @@ static int khd_wait_readable(struct khd_conn *c, int64_t deadline)
     }
 }
 
-/* One recv into |p|; returns bytes read, 0 for EAGAIN, negative on EOF. */
-static ssize_t khd_recv_some(struct khd_conn *c, uint8_t *p, size_t n)
+/*
+ * One recv into |p|, blocking or not; returns bytes read, 0 for EAGAIN,
+ * negative on EOF or error.
+ */
+static ssize_t khd_recv_some(struct khd_conn *c, uint8_t *p, size_t n,
+                             int block)
 {
     ssize_t k;
 
     do {
-        k = recv(c->fd, p, n, MSG_DONTWAIT);
+        k = recv(c->fd, p, n, block ? 0 : MSG_DONTWAIT);
     } while (k < 0 && errno == EINTR);
     if (k == 0) {
         return -1;
@@ -227,11 +236,13 @@ static int khd_fill(struct khd_conn *c, size_t need, int idle, int *eof)
     while (c->in_end - c->in_start < need) {
         ssize_t k;
 
-        /* Idle: the request is probably not there yet, so poll first. */
-        if (deadline < 0 && (r = khd_wait_readable(c, -1)) != 0) {
-            return r;
-        }
-        k = khd_recv_some(c, c->in + c->in_end, KHD_CONN_INBUF - c->in_end);
+        /*
+         * Idle: block in recv itself (no poll first: one system call per
+         * request; shutdown() at exit wakes it). Mid-frame: never block
+         * past the deadline.
+         */
+        k = khd_recv_some(c, c->in + c->in_end, KHD_CONN_INBUF - c->in_end,
+                          deadline < 0);
         if (k < 0) {
             *eof = c->in_end == c->in_start;
             return KH_ERR_IO;
@@ -258,7 +269,7 @@ static int khd_read_direct(struct khd_conn *c, uint8_t *p, size_t n)
     int r;
 
     while (got < n) {
-        ssize_t k = khd_recv_some(c, p + got, n - got);
+        ssize_t k = khd_recv_some(c, p + got, n - got, 0);
 
         if (k < 0) {
             return KH_ERR_IO;
@@ -305,9 +316,9 @@ static int khd_write_full(struct khd_conn *c, const uint8_t *buf, size_t n)
 
 static void khd_log_io(const struct khd_conn *c, int r, uint32_t len)
 {
-    khd_warn("uid %u pid %d: %s in the middle of a %u-byte frame; closing",
-             (unsigned)c->peer.uid, (int)c->peer.pid, kh_strerror(r),
-             (unsigned)len);
+    khd_warn("uid %u pid %d exe %s: %s in the middle of a %u-byte frame; "
+             "closing", (unsigned)c->peer.uid, (int)c->peer.pid,
+             khd_peer_exe(&c->peer), kh_strerror(r), (unsigned)len);
 }
 
 /*
@@ -334,8 +345,9 @@ static int khd_read_frame(struct khd_conn *c, struct kh_buf *reply,
     if ((r = kh_frame_check_len(c->in + c->in_start, len)) != 0) {
         const uint8_t *h = c->in + c->in_start;
 
-        khd_warn("uid %u pid %d sent a frame length of %u bytes (%s); "
-                 "closing", (unsigned)c->peer.uid, (int)c->peer.pid,
+        khd_warn("uid %u pid %d exe %s sent a frame length of %u bytes "
+                 "(%s); closing", (unsigned)c->peer.uid, (int)c->peer.pid,
+                 khd_peer_exe(&c->peer),
                  (unsigned)((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
                             (uint32_t)h[2] << 8 | h[3]),
                  kh_strerror(r));
@@ -464,6 +476,75 @@ static void *khd_conn_main(void *arg)
 
 /*- Accepting ---------------------------------------------------------- */
 
+/*
+ * Copies |n| bytes of a path into |out| (KHD_PEER_EXE_MAX) with control
+ * characters, DEL, backslash and non-ASCII bytes as \xHH, so a client
+ * cannot forge log lines with its file name. Returns 0, or -1 if it does
+ * not fit (never truncated: a prefix could pass for another path).
+ */
+static int khd_exe_escape(const char *in, size_t n, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)in[i];
+
+        if (o + 5 > KHD_PEER_EXE_MAX) {
+            return -1;
+        }
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\') {
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/*
+ * The peer's executable, race-free. A pidfd pins the process that
+ * connected: SO_PEERPIDFD (Linux 6.5+) is taken from the socket itself;
+ * older kernels fall back to pidfd_open(pid) (5.3+), which leaves a window
+ * between connect and accept in which the pid could be recycled. Then
+ * /proc/PID/exe is read and the pidfd asked whether its process is still
+ * there: if it is, PID was still its pid during the readlink. Anything
+ * that fails leaves "unknown"; the connection is never refused for it.
+ */
+static void khd_peer_exe_read(int fd, struct khd_peer *p)
+{
+    char link[32], path[PATH_MAX];
+    socklen_t len = sizeof(int);
+    int pidfd = -1;
+    ssize_t n;
+
+    p->exe[0] = '\0';
+    if (p->pid <= 0) {
+        return; /* a peer in another pid namespace */
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
+        /*
+         * Only "no such option" (Linux < 6.5) falls back: EINVAL or ESRCH
+         * mean the peer is gone, and its pid may already be another's.
+         */
+        if (errno != ENOPROTOOPT) {
+            return;
+        }
+        pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    }
+    if (pidfd < 0) {
+        return;
+    }
+    snprintf(link, sizeof(link), "/proc/%d/exe", (int)p->pid);
+    n = readlink(link, path, sizeof(path));
+    if (n > 0 && (size_t)n < sizeof(path) &&
+        syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 &&
+        khd_exe_escape(path, (size_t)n, p->exe) != 0) {
+        p->exe[0] = '\0';
+    }
+    close(pidfd);
+}
+
 static int khd_peer_creds(int fd, struct khd_peer *p)
 {
     struct ucred cred;
@@ -485,6 +566,7 @@ static int khd_peer_creds(int fd, struct khd_peer *p)
         memcpy(p->groups, groups, p->n_groups * sizeof(gid_t));
     }
     /* ERANGE (more groups than we keep): only the primary gid counts. */
+    khd_peer_exe_read(fd, p);
     return KH_OK;
 }
 
@@ -534,9 +616,9 @@ static void khd_accept_one(struct khd_server *srv, int lfd)
 
         if (now != srv->last_limit_log) { /* at most one line a second */
             srv->last_limit_log = now;
-            khd_warn("connection limit (%u) reached; refusing uid %u pid %d",
-                     srv->cfg->max_clients, (unsigned)c->peer.uid,
-                     (int)c->peer.pid);
+            khd_warn("connection limit (%u) reached; refusing uid %u pid %d "
+                     "exe %s", srv->cfg->max_clients, (unsigned)c->peer.uid,
+                     (int)c->peer.pid, khd_peer_exe(&c->peer));
         }
         pthread_mutex_unlock(&srv->mu);
         khd_refuse_busy(fd);

@@ -467,8 +467,8 @@ int khd_seal(struct khd_ctx *ctx, const struct khd_peer *p,
         khd_kek_free(ctx->kek);
         ctx->kek = NULL;
         ctx->state = KH_STATE_SEALED;
-        khd_warn("sealed by uid %u pid %d: every key wiped from memory",
-                 (unsigned)p->uid, (int)p->pid);
+        khd_warn("sealed by uid %u pid %d exe %s: every key wiped from "
+                 "memory", (unsigned)p->uid, (int)p->pid, khd_peer_exe(p));
     }
     pthread_rwlock_unlock(&ctx->lock);
     return r;
@@ -638,8 +638,9 @@ static int khd_check_use(const struct khd_peer *p,
                          const struct kh_key_info *meta, struct khd_error *e)
 {
     if (!khd_peer_may_use(p, meta)) {
-        khd_warn("uid %u pid %d denied key '%s' version %u",
-                 (unsigned)p->uid, (int)p->pid, meta->name, meta->version);
+        khd_warn("uid %u pid %d exe %s denied key '%s' version %u",
+                 (unsigned)p->uid, (int)p->pid, khd_peer_exe(p), meta->name,
+                 meta->version);
         return khd_fail(e, KH_ERR_DENIED, "uid %u may not use key '%s'",
                         (unsigned)p->uid, meta->name);
     }
@@ -728,9 +729,9 @@ int khd_op_generate(struct khd_ctx *ctx, const struct khd_peer *p,
         r = khd_fail(e, r, "cannot store key: %s", kh_strerror(r));
         goto out;
     }
-    khd_info("uid %u pid %d generated %s key '%s' version 1",
-             (unsigned)p->uid, (int)p->pid, kh_key_type_name(req->type),
-             req->name);
+    khd_info("uid %u pid %d exe %s generated %s key '%s' version 1",
+             (unsigned)p->uid, (int)p->pid, khd_peer_exe(p),
+             kh_key_type_name(req->type), req->name);
 out:
     if (priv != NULL) {
         OPENSSL_secure_clear_free(priv, privlen);
@@ -751,6 +752,9 @@ int khd_op_info(struct khd_ctx *ctx, const struct khd_peer *p,
         return r;
     }
     if (!khd_peer_may_use(p, &ck->meta)) {
+        khd_warn("uid %u pid %d exe %s denied key '%s' version %u",
+                 (unsigned)p->uid, (int)p->pid, khd_peer_exe(p),
+                 ck->meta.name, ck->meta.version);
         r = khd_fail(e, KH_ERR_DENIED, "uid %u may not use key '%s'",
                      (unsigned)p->uid, ck->meta.name);
     } else {
@@ -908,8 +912,8 @@ static int khd_cert_key(struct khd_ctx *ctx, const struct khd_peer *p,
         return r;
     }
     if (!khd_peer_may_use(p, meta)) {
-        khd_warn("uid %u pid %d denied the certificate of key '%s'",
-                 (unsigned)p->uid, (int)p->pid, meta->name);
+        khd_warn("uid %u pid %d exe %s denied the certificate of key '%s'",
+                 (unsigned)p->uid, (int)p->pid, khd_peer_exe(p), meta->name);
         return khd_fail(e, KH_ERR_DENIED, "uid %u may not use key '%s'",
                         (unsigned)p->uid, meta->name);
     }
@@ -1007,8 +1011,9 @@ int khd_op_cert_import(struct khd_ctx *ctx, const struct khd_peer *p,
         goto out;
     }
     khd_cert_fingerprint(req->der, req->der_len, fp);
-    khd_info("uid %u pid %d stored a certificate for key '%s' (sha256 %s)",
-             (unsigned)p->uid, (int)p->pid, req->name, fp);
+    khd_info("uid %u pid %d exe %s stored a certificate for key '%s' "
+             "(sha256 %s)", (unsigned)p->uid, (int)p->pid, khd_peer_exe(p),
+             req->name, fp);
 out:
     pthread_rwlock_unlock(&ctx->lock);
     return r;

@@ -19,6 +19,8 @@
 #include "kh_proto.h"
 
 #define KHD_MAX_PEER_GROUPS 64
+/* Room for a PATH_MAX path with a few bytes escaped. */
+#define KHD_PEER_EXE_MAX 4096
 
 /* A client as the kernel describes it at accept time (SO_PEERCRED). */
 struct khd_peer {
@@ -27,7 +29,22 @@ struct khd_peer {
     pid_t pid;
     uint32_t n_groups; /* supplementary groups (SO_PEERGROUPS) */
     gid_t groups[KHD_MAX_PEER_GROUPS];
+    /*
+     * The connecting process's executable (/proc/PID/exe, read at accept
+     * through a pidfd so a recycled pid is detected; khd_server.c), with
+     * control characters, backslashes and non-ASCII bytes as \xHH. Empty
+     * when unknown: the peer exited or the daemon may not read it (another
+     * uid's process needs CAP_SYS_PTRACE). Informational: a process may
+     * exec another program after connecting; the uid is the identity.
+     */
+    char exe[KHD_PEER_EXE_MAX];
 };
+
+/* |p|'s executable for log lines: the path, or "unknown". */
+static inline const char *khd_peer_exe(const struct khd_peer *p)
+{
+    return p->exe[0] != '\0' ? p->exe : "unknown";
+}
 
 struct khd_error {
     char reason[KH_MAX_REASON_LEN + 1];

@@ -8,6 +8,7 @@ PACKAGES=(
     libssl-dev openssl                 # OpenSSL 3 library and CLI
     libsecp256k1-dev                   # secp256k1 signing
     liblmdb-dev                        # the keystore
+    libseccomp-dev                     # keyholderd's system call filter
     libcunit1-dev                      # unit tests
     util-linux                         # setpriv (access tests)
     python3                            # the tamper test edits LMDB bytes
