@@ -208,6 +208,19 @@ static void gen_proto_seeds(const uint8_t *cert, size_t cert_len)
     gen_proto("req-sign-salt", KH_MSG_KEY_SIGN, gen_sign_request, &sign);
 
     gen_proto("req-cert-import", KH_MSG_CERT_IMPORT, gen_cert_import, &imp);
+    {
+        /* Edge: the largest certificate the codec takes. */
+        uint8_t *big = calloc(1, KH_MAX_CERT_LEN);
+
+        GEN_CHECK(big != NULL);
+        imp.der = big;
+        imp.der_len = KH_MAX_CERT_LEN;
+        gen_proto("req-cert-import-max", KH_MSG_CERT_IMPORT, gen_cert_import,
+                  &imp);
+        free(big);
+        imp.der = cert;
+        imp.der_len = cert_len;
+    }
     gen_proto("req-cert-get", KH_MSG_CERT_GET, gen_cert_get_request, &get);
 
     gen_proto("rep-status", KH_MSG_STATUS | KH_MSG_REPLY, gen_status, &st);
@@ -330,7 +343,8 @@ static void gen_sign_req(struct gen_session *s, enum fuzz_peer who,
 }
 
 static void gen_keygen_req(struct gen_session *s, enum fuzz_peer who,
-                           const char *name, uint8_t type, uint32_t acl_uid)
+                           const char *name, uint8_t type, uint32_t acl_uid,
+                           uint32_t acl_gid)
 {
     struct kh_keygen_request gen;
 
@@ -339,6 +353,9 @@ static void gen_keygen_req(struct gen_session *s, enum fuzz_peer who,
     gen.type = type;
     if (acl_uid != 0) {
         gen.acl.uids[gen.acl.n_uids++] = acl_uid;
+    }
+    if (acl_gid != 0) {
+        gen.acl.gids[gen.acl.n_gids++] = acl_gid;
     }
     gen_req(s, who, KH_MSG_KEY_GENERATE, gen_keygen, &gen);
 }
@@ -459,18 +476,30 @@ static void gen_dispatch_seeds(const uint8_t *p256_cert, size_t p256_len,
     gen_end(&s, "cert-import");
 
     gen_begin(&s);
-    gen_keygen_req(&s, FUZZ_PEER_STRANGER, "mine", KH_KEY_P256, 0);
+    gen_keygen_req(&s, FUZZ_PEER_STRANGER, "mine", KH_KEY_P256, 0, 0);
     gen_info_req(&s, FUZZ_PEER_STRANGER, "mine", 0);
     sr = gen_sign("mine", 0, KH_INPUT_MESSAGE, KH_DIGEST_SHA256, KH_PAD_NONE,
                   0, msg, sizeof(msg));
     gen_sign_req(&s, FUZZ_PEER_STRANGER, &sr);
     gen_sign_req(&s, FUZZ_PEER_OWNER, &sr);
     gen_keygen_req(&s, FUZZ_PEER_OWNER, "shared", KH_KEY_ED25519,
-                   FUZZ_UID_STRANGER);
-    gen_keygen_req(&s, FUZZ_PEER_OWNER, "k1b", KH_KEY_SECP256K1, 0);
-    gen_keygen_req(&s, FUZZ_PEER_OWNER, "p384b", KH_KEY_P384, 0);
-    gen_keygen_req(&s, FUZZ_PEER_ROOT, "p256", KH_KEY_P256, 0); /* exists */
-    gen_keygen_req(&s, FUZZ_PEER_ROOT, "big", KH_KEY_RSA4096, 0); /* skip */
+                   FUZZ_UID_STRANGER, 0);
+    gen_keygen_req(&s, FUZZ_PEER_OWNER, "k1b", KH_KEY_SECP256K1, 0, 0);
+    gen_keygen_req(&s, FUZZ_PEER_OWNER, "p384b", KH_KEY_P384, 0, 0);
+    gen_keygen_req(&s, FUZZ_PEER_ROOT, "p256", KH_KEY_P256, 0, 0); /* exists */
+    gen_keygen_req(&s, FUZZ_PEER_ROOT, "big", KH_KEY_RSA4096, 0, 0); /* skip */
+    /* The member's primary group (not a supplementary one) in the list. */
+    gen_keygen_req(&s, FUZZ_PEER_OWNER, "grp", KH_KEY_P384, 0,
+                   FUZZ_UID_MEMBER);
+    sr = gen_sign("grp", 0, KH_INPUT_DIGEST, KH_DIGEST_SHA384, KH_PAD_NONE,
+                  0, d48, sizeof(d48));
+    gen_sign_req(&s, FUZZ_PEER_MEMBER, &sr);
+    sr = gen_sign("k1b", 0, KH_INPUT_DIGEST, KH_DIGEST_SHA256, KH_PAD_NONE,
+                  0, d32, sizeof(d32));
+    gen_sign_req(&s, FUZZ_PEER_OWNER, &sr);
+    sr = gen_sign("shared", 0, KH_INPUT_MESSAGE, KH_DIGEST_NONE, KH_PAD_NONE,
+                  0, msg, sizeof(msg));
+    gen_sign_req(&s, FUZZ_PEER_STRANGER, &sr);
     gen_req(&s, FUZZ_PEER_STRANGER, KH_MSG_KEY_LIST, gen_list_request,
             &list);
     gen_end(&s, "keygen");
