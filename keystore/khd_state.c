@@ -786,8 +786,17 @@ int khd_op_list(struct khd_ctx *ctx, const struct khd_peer *p,
             break;
         }
         snprintf(cursor, sizeof(cursor), "%s", name);
-        /* Every listed record is authenticated, not just parsed. */
-        if ((r = khd_load_record(ctx, name, 0, &meta, NULL, e)) != 0) {
+        /*
+         * Every listed record is authenticated, not just parsed. A record
+         * that fails is left out (and logged by khd_load_record): one bad
+         * record must not hide every other key from every user.
+         */
+        r = khd_load_record(ctx, name, 0, &meta, NULL, e);
+        if (r == KH_ERR_TAMPERED) {
+            e->reason[0] = '\0';
+            continue;
+        }
+        if (r != 0) {
             goto out;
         }
         if (khd_peer_may_use(p, &meta)) {

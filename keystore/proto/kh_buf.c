@@ -93,6 +93,9 @@ int kh_buf_expect_end(const struct kh_buf *b)
 
 /*- Reading ---------------------------------------------------------- */
 
+/* Something non-NULL to point at for zero bytes of an empty buffer. */
+static uint8_t kh_buf_empty[1];
+
 /* Returns a pointer to |n| unread bytes, or NULL if fewer remain. */
 static const uint8_t *kh_buf_peek(const struct kh_buf *b, size_t n)
 {
@@ -100,7 +103,7 @@ static const uint8_t *kh_buf_peek(const struct kh_buf *b, size_t n)
     if (b->len - b->off < n) { /* cannot underflow: off <= len */
         return NULL;
     }
-    return b->d + b->off;
+    return b->d == NULL ? kh_buf_empty : b->d + b->off; /* no NULL + 0 */
 }
 
 int kh_buf_get_bytes(struct kh_buf *b, void *out, size_t n)
@@ -244,6 +247,10 @@ int kh_buf_reserve(struct kh_buf *b, size_t n, uint8_t **p)
     }
     if (n > b->max - b->len) { /* cannot underflow: len <= max */
         return KH_ERR_NO_SPACE;
+    }
+    if (n == 0 && b->d == NULL) {
+        *p = kh_buf_empty; /* nothing to write; no NULL + 0 */
+        return KH_OK;
     }
     need = b->len + n;
     if (need > b->alloc) {

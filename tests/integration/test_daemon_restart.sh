@@ -68,6 +68,9 @@ kh_start
 kh_expect_fail 1 "failed its integrity check" "$KHADMIN" key sign ec-secp256k1 --in "$WORK/msg" --out "$WORK/sig"
 grep -q "failed its integrity check: refused" "$LOG" || kh_fail "tampering not logged"
 "$KHADMIN" key sign ec-P-256 --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null || kh_fail "other keys broken"
-kh_ok "a tampered record is refused with a clear error; other keys still sign"
+"$KHADMIN" key list >"$WORK/list" || kh_fail "key list fails because of one bad record"
+grep -q "^ec-P-256 " "$WORK/list" || kh_fail "good keys missing from the list"
+grep -q "^ec-secp256k1 " "$WORK/list" && kh_fail "the tampered key is listed"
+kh_ok "a tampered record is refused with a clear error; other keys still sign and list"
 kh_stop
 kh_pass
