@@ -3,7 +3,7 @@
 # DENIED), socket permissions, and the sealed state.
 source "$(dirname "$0")/lib.sh"
 kh_setup "$@"
-[ "$(id -u)" -eq 0 ] || { echo "needs root to switch users; skipped"; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+[ "$(id -u)" -eq 0 ] || kh_skip "needs root to switch users"
 command -v setpriv >/dev/null || kh_fail "setpriv (util-linux) is required"
 
 NOBODY_UID=$(id -u nobody)

@@ -8,9 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 kh_setup "$@"
 if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-    echo "needs root and setpriv (util-linux); skipped"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
+    kh_skip "needs root and setpriv (util-linux)"
 fi
 PROBE="$(dirname "$KH_ITEST")/khd_seccomp_probe"
 [ -x "$PROBE" ] || kh_fail "$PROBE is not built"
@@ -284,7 +282,7 @@ if (( (16#$CAPBND >> 14) & 1 )); then # CAP_IPC_LOCK may be granted
     kh_stop
     kh_ok "started as nobody with only CAP_IPC_LOCK (systemd User=, AmbientCapabilities=): locked, filtered, signs"
 else
-    echo "CAP_IPC_LOCK is not in this machine's bounding set: start as nobody with it skipped"
+    kh_skip_part "CAP_IPC_LOCK is not in this machine's bounding set: start as nobody with it"
 fi
 
 # --- Daemon mode: the parent exits once serving; syslog under the filter --

@@ -34,9 +34,7 @@ kh_nginx_require() {
         why="no www-data group"
     fi
     if [ -n "$why" ]; then
-        echo "SKIP $(basename "$0" .sh): $why"
-        echo "0 passed, 0 failed, 1 skipped"
-        exit 0
+        kh_skip "$why"
     fi
 }
 
