@@ -102,28 +102,37 @@ static int khp_conn_healthy(int r)
            r != KH_ERR_PROTOCOL;
 }
 
+/*
+ * Ends a call: raises its failure as "|what|: <reason>" and returns the
+ * connection to the pool (dropped if the transport failed). 1 on success.
+ */
+static int khp_call_end(struct khp_ctx *ctx, struct kh_client *c, int r,
+                        const char *what)
+{
+    if (r != 0) {
+        khp_raise_call(ctx, c, r, what);
+    }
+    khp_conn_put(ctx, c, khp_conn_healthy(r));
+    return r == 0;
+}
+
 int khp_call_key_info(struct khp_ctx *ctx, const char *name, uint32_t version,
                       struct kh_key_info *out)
 {
     struct kh_client *c = khp_conn_get(ctx);
     char what[KH_MAX_NAME_LEN + 64];
-    int r;
 
     if (c == NULL) {
         return 0;
     }
-    r = kh_client_key_info(c, name, version, out);
-    if (r != 0) {
-        if (version != 0) {
-            snprintf(what, sizeof(what), "keyholder:%s;version=%u", name,
-                     (unsigned)version);
-        } else {
-            snprintf(what, sizeof(what), "keyholder:%s", name);
-        }
-        khp_raise_call(ctx, c, r, what);
+    if (version != 0) {
+        snprintf(what, sizeof(what), "keyholder:%s;version=%u", name,
+                 (unsigned)version);
+    } else {
+        snprintf(what, sizeof(what), "keyholder:%s", name);
     }
-    khp_conn_put(ctx, c, khp_conn_healthy(r));
-    return r == 0;
+    return khp_call_end(ctx, c, kh_client_key_info(c, name, version, out),
+                        what);
 }
 
 int khp_call_sign(struct khp_ctx *ctx, const struct kh_sign_request *req,
@@ -137,12 +146,10 @@ int khp_call_sign(struct khp_ctx *ctx, const struct kh_sign_request *req,
         return 0;
     }
     r = kh_client_sign(c, req, out);
-    if (r != 0) {
+    if (r != 0) { /* the hot path: format only for a failure */
         snprintf(what, sizeof(what), "signing with keyholder:%s", req->name);
-        khp_raise_call(ctx, c, r, what);
     }
-    khp_conn_put(ctx, c, khp_conn_healthy(r));
-    return r == 0;
+    return khp_call_end(ctx, c, r, what);
 }
 
 int khp_call_generate(struct khp_ctx *ctx, const struct kh_keygen_request *req,
@@ -150,18 +157,12 @@ int khp_call_generate(struct khp_ctx *ctx, const struct kh_keygen_request *req,
 {
     struct kh_client *c = khp_conn_get(ctx);
     char what[KH_MAX_NAME_LEN + 64];
-    int r;
 
     if (c == NULL) {
         return 0;
     }
-    r = kh_client_key_generate(c, req, out);
-    if (r != 0) {
-        snprintf(what, sizeof(what), "generating keyholder:%s", req->name);
-        khp_raise_call(ctx, c, r, what);
-    }
-    khp_conn_put(ctx, c, khp_conn_healthy(r));
-    return r == 0;
+    snprintf(what, sizeof(what), "generating keyholder:%s", req->name);
+    return khp_call_end(ctx, c, kh_client_key_generate(c, req, out), what);
 }
 
 int khp_call_key_list(struct khp_ctx *ctx,
@@ -169,17 +170,12 @@ int khp_call_key_list(struct khp_ctx *ctx,
                       void *arg)
 {
     struct kh_client *c = khp_conn_get(ctx);
-    int r;
 
     if (c == NULL) {
         return 0;
     }
-    r = kh_client_key_list(c, cb, arg);
-    if (r != 0) {
-        khp_raise_call(ctx, c, r, "listing keyholder keys");
-    }
-    khp_conn_put(ctx, c, khp_conn_healthy(r));
-    return r == 0;
+    return khp_call_end(ctx, c, kh_client_key_list(c, cb, arg),
+                        "listing keyholder keys");
 }
 
 int khp_call_cert_get(struct khp_ctx *ctx, const char *name, uint8_t **der,
@@ -197,10 +193,7 @@ int khp_call_cert_get(struct khp_ctx *ctx, const char *name, uint8_t **der,
     r = kh_client_cert_get(c, name, der, len);
     if (r == KH_ERR_NOT_FOUND) {
         r = KH_OK; /* no certificate stored: not an error */
-    } else if (r != 0) {
-        snprintf(what, sizeof(what), "certificate of keyholder:%s", name);
-        khp_raise_call(ctx, c, r, what);
     }
-    khp_conn_put(ctx, c, khp_conn_healthy(r));
-    return r == 0;
+    snprintf(what, sizeof(what), "certificate of keyholder:%s", name);
+    return khp_call_end(ctx, c, r, what);
 }
