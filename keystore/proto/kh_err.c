@@ -37,6 +37,10 @@ static const struct kh_err_desc kh_err_table[] = {
     [25] = { "NOT_FOUND", "not found" },
     [26] = { "BUSY", "limit reached, try again later" },
     [27] = { "INSECURE_MEMORY", "secure memory is not available" },
+    [28] = { "AUTH_FAILED", "operator authentication failed" },
+    [29] = { "BAD_SHARE", "master key share refused" },
+    [30] = { "EXPIRED", "expired" },
+    [31] = { "AUDIT", "the audit log could not be written" },
 };
 
 static const struct kh_err_desc *kh_err_lookup(int err)

@@ -41,9 +41,13 @@ enum kh_err {
     KH_ERR_NOT_FOUND = -25,        /* generic lookup miss (not a key) */
     KH_ERR_BUSY = -26,             /* a limit was hit; try again later */
     KH_ERR_INSECURE_MEMORY = -27,  /* secure heap unavailable */
+    KH_ERR_AUTH_FAILED = -28,      /* operator authentication failed */
+    KH_ERR_BAD_SHARE = -29,        /* a master-key share was refused */
+    KH_ERR_EXPIRED = -30,          /* challenge or partial unseal expired */
+    KH_ERR_AUDIT = -31,            /* the audit log could not be written */
 };
 
-#define KH_ERR_MIN KH_ERR_INSECURE_MEMORY
+#define KH_ERR_MIN KH_ERR_AUDIT
 
 /* Returns a static, human-readable description of |err|. */
 const char *kh_strerror(int err);
