@@ -38,6 +38,13 @@ struct khd_peer {
      * exec another program after connecting; the uid is the identity.
      */
     char exe[KHD_PEER_EXE_MAX];
+    /*
+     * Set by the dispatcher only after the request carried a valid operator
+     * signature over a fresh challenge: the operator's name (empty for a
+     * plain application request) and roles (enum kh_role bits).
+     */
+    char operator_name[KH_MAX_NAME_LEN + 1];
+    uint32_t operator_roles;
 };
 
 /* |p|'s executable for log lines: the path, or "unknown". */

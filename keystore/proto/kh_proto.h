@@ -34,6 +34,18 @@
 #define KH_MAX_LIST_PAGE 64            /* keys per KEY_LIST reply */
 #define KH_MAX_CERT_LEN 16384          /* X.509 certificate DER */
 
+/*
+ * Operator roles (DESIGN.md), a bit set. An operator is a person with an EC
+ * key; separation of duties decides which roles one person may combine.
+ */
+enum kh_role {
+    KH_ROLE_ADMIN = 1u << 0,     /* operators, roles, policies, lifecycle */
+    KH_ROLE_APPROVER = 1u << 1,  /* approves signing requests */
+    KH_ROLE_CUSTODIAN = 1u << 2, /* holds a master-key share */
+    KH_ROLE_AUDITOR = 1u << 3,   /* reads and verifies the audit log */
+};
+#define KH_ROLE_ALL 0x0fu
+
 enum kh_msg_type {
     KH_MSG_STATUS = 0x01,
     KH_MSG_INIT_DEV = 0x02,
