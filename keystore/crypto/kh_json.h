@@ -39,8 +39,10 @@ struct kh_json_writer {
     struct kh_buf *out;
     int err;                          /* first error, sticky */
     unsigned depth;
+    uint8_t kind[KH_JSON_MAX_DEPTH];  /* '{' or '[' */
     uint8_t count[KH_JSON_MAX_DEPTH]; /* elements so far (0, 1 = more) */
     int after_key;                    /* a value completes a member */
+    int started;                      /* the top-level value was begun */
 };
 
 void kh_json_writer_init(struct kh_json_writer *w, struct kh_buf *out);
@@ -63,6 +65,7 @@ struct kh_json_reader {
     const uint8_t *d;
     size_t len, off;
     unsigned depth;
+    uint8_t kind[KH_JSON_MAX_DEPTH];  /* '{' or '[' */
     uint8_t count[KH_JSON_MAX_DEPTH]; /* elements read so far (0, 1) */
 };
 

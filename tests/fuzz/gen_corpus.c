@@ -18,8 +18,11 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "fuzz_fixture.h"
+#include "kh_ceremony.h"
 #include "kh_proto.h"
 #include "provider.h"
 
@@ -631,6 +634,217 @@ static void gen_ref_seeds(const uint8_t *cert, size_t cert_len)
     gen_write("khp_ref", "cert-der", cert, cert_len);
 }
 
+/*- Share files and ceremony records ------------------------------------ */
+
+static const uint8_t gen_cid[KH_CEREMONY_ID_LEN] = "seed-ceremony-01";
+
+static void gen_spki(EVP_PKEY *k, uint8_t *out, size_t *len)
+{
+    uint8_t *der = NULL;
+    int n = i2d_PUBKEY(k, &der);
+
+    GEN_CHECK(n > 0 && (size_t)n <= KH_MAX_SPKI_LEN);
+    memcpy(out, der, (size_t)n);
+    *len = (size_t)n;
+    OPENSSL_free(der);
+}
+
+/* A share file for |k| with a real box of |ylen| random bytes. */
+static void gen_share(const char *name, EVP_PKEY *k, const char *custodian,
+                      uint8_t x, unsigned m, unsigned n, size_t ylen)
+{
+    struct kh_share_file sf;
+    struct kh_buf aad, box, out;
+    uint8_t spki[KH_MAX_SPKI_LEN], y[KH_SHAMIR_MAX_SECRET];
+    size_t spki_len;
+
+    memset(&sf, 0, sizeof(sf));
+    memcpy(sf.ceremony_id, gen_cid, sizeof(gen_cid));
+    sf.index = x;
+    sf.threshold = m;
+    sf.count = n;
+    strcpy(sf.custodian, custodian);
+    gen_spki(k, spki, &spki_len);
+    GEN_CHECK(kh_spki_fingerprint(spki, spki_len, sf.custodian_fpr) == 0);
+    GEN_CHECK(RAND_bytes(y, (int)ylen) == 1);
+    GEN_CHECK(kh_share_commitment(gen_cid, x, sf.custodian_fpr, y, ylen,
+                                  sf.commitment) == 0);
+    kh_buf_init_writer(&aad, 256);
+    kh_buf_init_writer(&box, KH_SHARE_BOX_MAX);
+    kh_buf_init_writer(&out, KH_SHARE_FILE_MAX);
+    GEN_CHECK(kh_share_aad(gen_cid, x, custodian, &aad) == 0);
+    GEN_CHECK(kh_box_seal(k, KH_SHARE_BOX_LABEL, kh_buf_data(&aad),
+                          kh_buf_size(&aad), y, ylen, &box) == 0);
+    memcpy(sf.box, kh_buf_data(&box), kh_buf_size(&box));
+    sf.box_len = kh_buf_size(&box);
+    GEN_CHECK(kh_share_file_encode(&sf, &out) == 0);
+    gen_write("kh_share", name, kh_buf_data(&out), kh_buf_size(&out));
+    kh_buf_free(&aad);
+    kh_buf_free(&box);
+    kh_buf_free(&out);
+}
+
+/* Writes |name| with the first |from| in the text replaced by |to|. */
+static void gen_patched(const char *target, const char *name,
+                        const uint8_t *d, size_t n, const char *from,
+                        const char *to)
+{
+    const uint8_t *p = memmem(d, n, from, strlen(from));
+    struct kh_buf b;
+
+    GEN_CHECK(p != NULL);
+    kh_buf_init_writer(&b, KH_CEREMONY_FILE_MAX + 64);
+    GEN_CHECK(kh_buf_put_bytes(&b, d, (size_t)(p - d)) == 0 &&
+              kh_buf_put_bytes(&b, to, strlen(to)) == 0 &&
+              kh_buf_put_bytes(&b, p + strlen(from),
+                               n - (size_t)(p - d) - strlen(from)) == 0);
+    gen_write(target, name, kh_buf_data(&b), kh_buf_size(&b));
+    kh_buf_free(&b);
+}
+
+static void gen_share_seeds(EVP_PKEY *p256, EVP_PKEY *p384)
+{
+    uint8_t *d;
+    size_t n;
+    char path[4096];
+    FILE *f;
+
+    gen_share("p256-2of3", p256, "alice", 2, 2, 3, 32);
+    gen_share("p384-max", p384,
+              "c-123456789-123456789-123456789-123456789-123456789-123456789"
+              "-12", 255, 255, 255, KH_SHAMIR_MAX_SECRET);
+    gen_share("1of1", p256, "a", 1, 1, 1, 1);
+    snprintf(path, sizeof(path), "%s/kh_share/seed-p256-2of3", gen_dir);
+    GEN_CHECK((f = fopen(path, "rb")) != NULL);
+    d = OPENSSL_malloc(KH_SHARE_FILE_MAX);
+    GEN_CHECK(d != NULL);
+    n = fread(d, 1, KH_SHARE_FILE_MAX, f);
+    fclose(f);
+    gen_patched("kh_share", "bad-space", d, n, "\"index\": ", "\"index\":");
+    gen_patched("kh_share", "bad-version", d, n, "\"version\": 1",
+                "\"version\": 2");
+    gen_patched("kh_share", "bad-dup", d, n, "  \"index\": 2,\n",
+                "  \"index\": 2,\n  \"index\": 2,\n");
+    gen_patched("kh_share", "bad-index", d, n, "\"index\": 2",
+                "\"index\": 4");
+    gen_patched("kh_share", "bad-escape", d, n, "\"alice\"", "\"al\\u0069ce\"");
+    OPENSSL_free(d);
+}
+
+/* alice admin+custodian, bob custodian, carol (P-384) custodian+auditor,
+ * dave admin; 2-of-3; signed by those in |signers| (bits). */
+static void gen_record(const char *name, EVP_PKEY **keys, unsigned signers,
+                       struct kh_buf *out)
+{
+    static const char *const names[] = { "alice", "bob", "carol", "dave" };
+    static const unsigned roles[] = {
+        KH_ROLE_ADMIN | KH_ROLE_CUSTODIAN, KH_ROLE_CUSTODIAN,
+        KH_ROLE_CUSTODIAN | KH_ROLE_AUDITOR, KH_ROLE_ADMIN,
+    };
+    struct kh_ceremony_record *rec = kh_ceremony_record_new();
+
+    GEN_CHECK(rec != NULL);
+    memcpy(rec->ceremony_id, gen_cid, sizeof(gen_cid));
+    rec->kind = KH_CEREMONY_INIT;
+    kh_ceremony_format_time(1795359600, rec->time);
+    strcpy(rec->location, "Vault B, \"room\" 2\n(basement)");
+    strcpy(rec->note, "seed \xc3\xa9\t\x01");
+    strcpy(rec->deviations, "none");
+    strcpy(rec->witnesses[0], "Eve");
+    rec->n_witnesses = 1;
+    strcpy(rec->khd_version, "0.1.0");
+    memset(rec->khd_sha256, 0x5e, sizeof(rec->khd_sha256));
+    rec->threshold = 2;
+    rec->count = 3;
+    for (int i = 0; i < 4; i++) {
+        struct kh_ceremony_participant *p = &rec->participants[i];
+
+        strcpy(p->name, names[i]);
+        p->roles = roles[i];
+        gen_spki(keys[i], p->spki, &p->spki_len);
+        if (roles[i] & KH_ROLE_CUSTODIAN) {
+            p->share_index = (uint8_t)(i + 1);
+            memset(p->commitment, 0xc0 + i, KH_COMMITMENT_LEN);
+        }
+    }
+    rec->n_participants = 4;
+    gen_spki(keys[1], rec->audit_spki, &rec->audit_spki_len);
+    for (int i = 0; i < 4; i++) {
+        if (signers & (1u << i)) {
+            GEN_CHECK(kh_ceremony_sign(rec, names[i], keys[i]) == 0);
+        }
+    }
+    kh_buf_init_writer(out, KH_CEREMONY_FILE_MAX);
+    GEN_CHECK(kh_ceremony_encode(rec, out) == 0);
+    gen_write("kh_ceremony", name, kh_buf_data(out), kh_buf_size(out));
+    kh_ceremony_record_free(rec);
+}
+
+/* 255 custodians, 255-of-255, each signed: the largest realistic record. */
+static void gen_record_large(EVP_PKEY *k)
+{
+    struct kh_ceremony_record *rec = kh_ceremony_record_new();
+    struct kh_buf out;
+
+    GEN_CHECK(rec != NULL);
+    memcpy(rec->ceremony_id, gen_cid, sizeof(gen_cid));
+    rec->kind = KH_CEREMONY_REKEY;
+    kh_ceremony_format_time(1795359600, rec->time);
+    strcpy(rec->khd_version, "0.1.0");
+    rec->threshold = 255;
+    rec->count = 255;
+    for (unsigned i = 0; i < 255; i++) {
+        struct kh_ceremony_participant *p = &rec->participants[i];
+
+        snprintf(p->name, sizeof(p->name), "custodian-%03u", i + 1);
+        p->roles = KH_ROLE_CUSTODIAN;
+        gen_spki(k, p->spki, &p->spki_len);
+        p->share_index = (uint8_t)(255 - i);
+    }
+    rec->n_participants = 255;
+    GEN_CHECK(kh_ceremony_sign(rec, "custodian-001", k) == 0);
+    GEN_CHECK(kh_ceremony_sign(rec, "custodian-255", k) == 0);
+    kh_buf_init_writer(&out, KH_CEREMONY_FILE_MAX);
+    GEN_CHECK(kh_ceremony_encode(rec, &out) == 0);
+    gen_write("kh_ceremony", "255-custodians", kh_buf_data(&out),
+              kh_buf_size(&out));
+    kh_buf_free(&out);
+    kh_ceremony_record_free(rec);
+}
+
+static void gen_ceremony_seeds(void)
+{
+    EVP_PKEY *keys[4];
+    struct kh_buf b;
+
+    for (int i = 0; i < 4; i++) {
+        keys[i] = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
+                                    i == 2 ? "P-384" : "P-256");
+        GEN_CHECK(keys[i] != NULL);
+    }
+    gen_share_seeds(keys[0], keys[2]);
+    gen_record("unsigned", keys, 0, &b);
+    kh_buf_free(&b);
+    gen_record("bob-signed", keys, 2, &b);
+    kh_buf_free(&b);
+    gen_record("all-signed", keys, 15, &b);
+    gen_patched("kh_ceremony", "bad-threshold", kh_buf_data(&b),
+                kh_buf_size(&b), "\"threshold\": 2", "\"threshold\": 3");
+    gen_patched("kh_ceremony", "bad-ws", kh_buf_data(&b), kh_buf_size(&b),
+                "\"kind\": ", "\"kind\":  ");
+    gen_patched("kh_ceremony", "bad-role-order", kh_buf_data(&b),
+                kh_buf_size(&b), "\"custodian\",\n        \"auditor\"",
+                "\"auditor\",\n        \"custodian\"");
+    gen_patched("kh_ceremony", "bad-sig-order", kh_buf_data(&b),
+                kh_buf_size(&b), "\"name\": \"alice\",\n      \"algorithm\"",
+                "\"name\": \"dave\",\n      \"algorithm\"");
+    kh_buf_free(&b);
+    gen_record_large(keys[0]);
+    for (int i = 0; i < 4; i++) {
+        EVP_PKEY_free(keys[i]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     uint8_t *p256_cert, *ed_cert;
@@ -648,6 +862,7 @@ int main(int argc, char **argv)
     gen_dispatch_seeds(p256_cert, p256_len, ed_cert, ed_len);
     gen_uri_seeds();
     gen_ref_seeds(ed_cert, ed_len);
+    gen_ceremony_seeds();
     OPENSSL_free(p256_cert);
     OPENSSL_free(ed_cert);
     return 0;
