@@ -16,6 +16,7 @@ struct khd_db {
     MDB_dbi meta;
     MDB_dbi keys;
     MDB_dbi certs;
+    MDB_dbi operators;
 };
 
 static int khd_db_fail(const char *what, int rc)
@@ -41,7 +42,7 @@ int khd_db_open(const char *dir, struct khd_db **out)
     if ((rc = mdb_env_create(&db->env)) != 0 ||
         (rc = mdb_env_set_mapsize(db->env, KHD_DB_MAP_SIZE)) != 0 ||
         (rc = mdb_env_set_maxreaders(db->env, KHD_DB_MAX_READERS)) != 0 ||
-        (rc = mdb_env_set_maxdbs(db->env, 4)) != 0 ||
+        (rc = mdb_env_set_maxdbs(db->env, 16)) != 0 ||
         (rc = mdb_env_open(db->env, dir, MDB_NOTLS, 0600)) != 0) {
         khd_err("cannot open keystore in %s: %s", dir, mdb_strerror(rc));
         goto fail;
@@ -54,7 +55,9 @@ int khd_db_open(const char *dir, struct khd_db **out)
     if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &db->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &db->keys)) != 0 ||
-        (rc = mdb_dbi_open(txn, "certs", MDB_CREATE, &db->certs)) != 0) {
+        (rc = mdb_dbi_open(txn, "certs", MDB_CREATE, &db->certs)) != 0 ||
+        (rc = mdb_dbi_open(txn, "operators", MDB_CREATE,
+                           &db->operators)) != 0) {
         khd_err("cannot open keystore tables: %s", mdb_strerror(rc));
         goto fail;
     }
@@ -368,4 +371,160 @@ int khd_db_key_count(struct khd_db *db, uint32_t *count)
     }
     *count = st.ms_entries > UINT32_MAX ? UINT32_MAX : (uint32_t)st.ms_entries;
     return KH_OK;
+}
+
+/*- Operators ---------------------------------------------------------- */
+
+int khd_db_op_get(struct khd_db *db, const char *name, struct kh_buf *out)
+{
+    MDB_txn *txn;
+    MDB_val k = { 0, (void *)name }, v;
+    int rc, r;
+
+    if (!kh_name_valid(name)) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    k.mv_size = strlen(name);
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    rc = mdb_get(txn, db->operators, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_NOT_FOUND;
+    } else if (rc != 0) {
+        r = khd_db_fail("get operator", rc);
+    } else {
+        r = kh_buf_put_bytes(out, v.mv_data, v.mv_size); /* copy out */
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_op_insert(struct khd_db *db, const char *name, const void *val,
+                     size_t len)
+{
+    MDB_txn *txn;
+    MDB_val k = { 0, (void *)name }, v = { len, (void *)val };
+    int rc;
+
+    if (!kh_name_valid(name) || len == 0) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    k.mv_size = strlen(name);
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_put(txn, db->operators, &k, &v, MDB_NOOVERWRITE)) != 0) {
+        mdb_txn_abort(txn);
+        return rc == MDB_KEYEXIST ? KH_ERR_KEY_EXISTS
+                                  : khd_db_fail("put operator", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit", rc);
+    }
+    return KH_OK;
+}
+
+/* 1 if the stored operator value |v| has a role in |roles|. */
+static int khd_db_op_has_role(const MDB_val *v, uint32_t roles)
+{
+    struct kh_operator *op = malloc(sizeof(*op));
+    struct kh_buf b;
+    int has;
+
+    if (op == NULL) {
+        return 1; /* cannot tell: count it, refusing nothing by mistake */
+    }
+    kh_buf_init_reader(&b, v->mv_data, v->mv_size);
+    has = kh_operator_decode(&b, op) == 0 && (op->roles & roles) != 0;
+    free(op);
+    return has;
+}
+
+int khd_db_op_remove(struct khd_db *db, const char *name, uint32_t keep)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k = { 0, (void *)name }, ck, cv;
+    size_t n = strlen(name);
+    int rc, r = KH_ERR_STORAGE, others = 0;
+
+    if (!kh_name_valid(name)) {
+        return KH_ERR_INVALID_ARGUMENT;
+    }
+    k.mv_size = n;
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    /* One transaction: the count and the delete see the same operators. */
+    if (keep != 0) {
+        if ((rc = mdb_cursor_open(txn, db->operators, &cur)) != 0) {
+            r = khd_db_fail("cursor", rc);
+            goto fail;
+        }
+        for (rc = mdb_cursor_get(cur, &ck, &cv, MDB_FIRST); rc == 0;
+             rc = mdb_cursor_get(cur, &ck, &cv, MDB_NEXT)) {
+            if ((ck.mv_size != n || memcmp(ck.mv_data, name, n) != 0) &&
+                khd_db_op_has_role(&cv, keep)) {
+                others++;
+            }
+        }
+        mdb_cursor_close(cur);
+        if (rc != MDB_NOTFOUND) {
+            r = khd_db_fail("list operators", rc);
+            goto fail;
+        }
+    }
+    rc = mdb_get(txn, db->operators, &k, &cv);
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_NOT_FOUND;
+        goto fail;
+    }
+    if (rc != 0) {
+        r = khd_db_fail("get operator", rc);
+        goto fail;
+    }
+    if (keep != 0 && others == 0 && khd_db_op_has_role(&cv, keep)) {
+        r = KH_ERR_DENIED;
+        goto fail;
+    }
+    if ((rc = mdb_del(txn, db->operators, &k, NULL)) != 0) {
+        r = khd_db_fail("delete operator", rc);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit", rc);
+    }
+    return KH_OK;
+fail:
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_op_foreach(struct khd_db *db,
+                      int (*fn)(void *arg, const uint8_t *val, size_t len),
+                      void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc, r = KH_OK;
+
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, db->operators, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return khd_db_fail("cursor", rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        r = fn(arg, v.mv_data, v.mv_size);
+    }
+    if (r == 0 && rc != MDB_NOTFOUND) {
+        r = khd_db_fail("list operators", rc);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return r;
 }

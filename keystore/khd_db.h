@@ -4,7 +4,8 @@
  * Sub-databases: "meta" (small named values: check value, mode), "keys"
  * (key = name || NUL || u32 version big-endian, value = a khd_record) and
  * "certs" (key = key name, value = the certificate's DER; public data, not
- * wrapped, so khd_state checks it against the key on every read). Each
+ * wrapped, so khd_state checks it against the key on every read),
+ * "operators" (name -> kh_operator: roles, EC public key). Each
  * function is one transaction: begin, copy what it needs out, commit or
  * abort. Commits are durable (synchronous) before the function returns, so
  * an acknowledged key survives a SIGKILL or power loss.
@@ -17,6 +18,7 @@
 
 #include "kh_buf.h"
 #include "kh_err.h"
+#include "kh_auth.h"
 #include "kh_proto.h"
 
 struct khd_db;
@@ -60,6 +62,26 @@ KH_MUST_CHECK int khd_db_cert_put(struct khd_db *db, const char *name,
  */
 KH_MUST_CHECK int khd_db_cert_get(struct khd_db *db, const char *name,
                                   struct kh_buf *out);
+/*
+ * Operators (table "operators": name -> kh_operator codec bytes).
+ * khd_db_op_get: KH_ERR_NOT_FOUND if absent. khd_db_op_insert:
+ * KH_ERR_KEY_EXISTS if the name is taken.
+ */
+KH_MUST_CHECK int khd_db_op_get(struct khd_db *db, const char *name,
+                                struct kh_buf *out);
+KH_MUST_CHECK int khd_db_op_insert(struct khd_db *db, const char *name,
+                                   const void *val, size_t len);
+/*
+ * Deletes operator |name|; KH_ERR_NOT_FOUND if absent, KH_ERR_DENIED if it
+ * holds a role in |keep| and no other operator does (the last admin).
+ */
+KH_MUST_CHECK int khd_db_op_remove(struct khd_db *db, const char *name,
+                                   uint32_t keep);
+/* Calls |fn| with every stored operator value in name order. */
+KH_MUST_CHECK int khd_db_op_foreach(struct khd_db *db,
+                                    int (*fn)(void *arg, const uint8_t *val,
+                                              size_t len),
+                                    void *arg);
 /* Number of stored key versions. */
 KH_MUST_CHECK int khd_db_key_count(struct khd_db *db, uint32_t *count);
 

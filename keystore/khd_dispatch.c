@@ -5,8 +5,11 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
+#include "kh_auth.h"
 #include "kh_proto.h"
+#include "khd_auth.h"
 #include "khd_log.h"
+#include "khd_operators.h"
 
 #define KHD_REPLY_MAX KH_MAX_FRAME_LEN
 
@@ -189,6 +192,13 @@ static const struct {
     { KH_MSG_KEY_SIGN, "key-sign", khd_handle_sign, NULL },
     { KH_MSG_CERT_IMPORT, "cert-import", khd_handle_cert_import, NULL },
     { KH_MSG_CERT_GET, "cert-get", khd_handle_cert_get, NULL },
+    { KH_MSG_AUTH_CHALLENGE, "auth-challenge", khd_handle_auth_challenge,
+      NULL },
+    { KH_MSG_OPERATOR_ADD, "operator-add", khd_handle_operator_add, NULL },
+    { KH_MSG_OPERATOR_LIST, "operator-list", khd_handle_operator_list,
+      NULL },
+    { KH_MSG_OPERATOR_REMOVE, "operator-remove", khd_handle_operator_remove,
+      NULL },
 };
 
 /* A decode failure names the field problem; others keep the handler's. */
@@ -205,6 +215,82 @@ static const char *khd_decode_reason(int r)
     }
 }
 
+/*
+ * Runs the handler for |type| on |body|, appending the reply body to
+ * |reply| (a frame already begun). Returns the handler's result; a
+ * decode failure gets a reason naming the request.
+ */
+static int khd_dispatch_inner(struct khd_ctx *ctx, const struct khd_peer *p,
+                              uint8_t type, struct kh_buf *body,
+                              struct kh_buf *reply, struct khd_error *e)
+{
+    int r;
+
+    for (size_t i = 0; i < sizeof(khd_handlers) / sizeof(khd_handlers[0]);
+         i++) {
+        if (khd_handlers[i].type != type) {
+            continue;
+        }
+        if (khd_handlers[i].action != NULL) {
+            if ((r = kh_buf_expect_end(body)) == 0) {
+                r = khd_handlers[i].action(ctx, p, e);
+            }
+        } else {
+            r = khd_handlers[i].fn(ctx, p, body, reply, e);
+        }
+        if (r != 0 && e->reason[0] == '\0' &&
+            khd_decode_reason(r) != NULL) {
+            snprintf(e->reason, sizeof(e->reason), "bad %s request: %s",
+                     khd_handlers[i].name, khd_decode_reason(r));
+        }
+        return r;
+    }
+    return khd_fail(e, KH_ERR_UNKNOWN_TYPE, "unknown message type 0x%02x",
+                    type);
+}
+
+/*
+ * An AUTHED envelope: checks the operator's signature over a fresh
+ * challenge, then runs the inner request as that operator (on a copy of
+ * the peer; the kernel's credentials stay as they are).
+ */
+static int khd_dispatch_authed(struct khd_ctx *ctx, const struct khd_peer *p,
+                               struct kh_buf *body, struct kh_buf *reply,
+                               struct khd_error *e)
+{
+    struct kh_authed m;
+    struct kh_operator op;
+    struct khd_peer *as;
+    struct kh_buf inner;
+    int r;
+
+    if ((r = kh_authed_decode(body, &m)) != 0) {
+        return khd_fail(e, KH_ERR_AUTH_FAILED, "bad operator envelope: %s",
+                        kh_strerror(r));
+    }
+    if (m.inner_type == KH_MSG_AUTHED ||
+        m.inner_type == KH_MSG_AUTH_CHALLENGE) {
+        khd_warn("uid %u pid %d: nested operator envelope refused",
+                 (unsigned)p->uid, (int)p->pid);
+        return khd_fail(e, KH_ERR_AUTH_FAILED,
+                        "an operator envelope may not carry another");
+    }
+    if ((r = khd_auth_verify(khd_ctx_auth(ctx), khd_ctx_db(ctx), p, &m, &op,
+                             e)) != 0) {
+        return r;
+    }
+    if ((as = malloc(sizeof(*as))) == NULL) {
+        return khd_fail(e, KH_ERR_ALLOC, "out of memory");
+    }
+    *as = *p;
+    snprintf(as->operator_name, sizeof(as->operator_name), "%s", op.name);
+    as->operator_roles = op.roles;
+    kh_buf_init_reader(&inner, m.inner, m.inner_len);
+    r = khd_dispatch_inner(ctx, as, m.inner_type, &inner, reply, e);
+    free(as);
+    return r;
+}
+
 int khd_dispatch(struct khd_ctx *ctx, const struct khd_peer *p,
                  const uint8_t *frame, size_t len, struct kh_buf *reply)
 {
@@ -218,32 +304,17 @@ int khd_dispatch(struct khd_ctx *ctx, const struct khd_peer *p,
         er = khd_reply_error(reply, 0, r, NULL);
         return er != 0 ? er : KH_ERR_PROTOCOL;
     }
-    for (size_t i = 0; i < sizeof(khd_handlers) / sizeof(khd_handlers[0]);
-         i++) {
-        if (khd_handlers[i].type != f.type) {
-            continue;
-        }
-        if ((r = kh_frame_begin(reply, (uint8_t)(f.type | KH_MSG_REPLY),
-                                f.request_id)) != 0) {
-            return r;
-        }
-        if (khd_handlers[i].action != NULL) {
-            if ((r = kh_buf_expect_end(&f.body)) == 0) {
-                r = khd_handlers[i].action(ctx, p, &e);
-            }
-        } else {
-            r = khd_handlers[i].fn(ctx, p, &f.body, reply, &e);
-        }
-        if (r == 0 && (r = kh_frame_end(reply)) == 0) {
-            return KH_OK;
-        }
-        if (e.reason[0] == '\0' && khd_decode_reason(r) != NULL) {
-            snprintf(e.reason, sizeof(e.reason), "bad %s request: %s",
-                     khd_handlers[i].name, khd_decode_reason(r));
-        }
-        return khd_reply_error(reply, f.request_id, r, e.reason);
+    if ((r = kh_frame_begin(reply, (uint8_t)(f.type | KH_MSG_REPLY),
+                            f.request_id)) != 0) {
+        return r;
     }
-    snprintf(e.reason, sizeof(e.reason), "unknown message type 0x%02x",
-             f.type);
-    return khd_reply_error(reply, f.request_id, KH_ERR_UNKNOWN_TYPE, e.reason);
+    if (f.type == KH_MSG_AUTHED) {
+        r = khd_dispatch_authed(ctx, p, &f.body, reply, &e);
+    } else {
+        r = khd_dispatch_inner(ctx, p, f.type, &f.body, reply, &e);
+    }
+    if (r == 0 && (r = kh_frame_end(reply)) == 0) {
+        return KH_OK;
+    }
+    return khd_reply_error(reply, f.request_id, r, e.reason);
 }

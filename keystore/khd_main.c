@@ -44,6 +44,8 @@ struct khd_options {
     const char *user; /* --user: setuid to it once the socket is bound */
     int require_mlock;
     int no_seccomp;
+    unsigned challenge_ttl;  /* --challenge-ttl SECONDS */
+    unsigned unseal_timeout; /* --unseal-timeout SECONDS */
 };
 
 static int khd_stop_pipe[2] = { -1, -1 };
@@ -65,11 +67,15 @@ static void khd_usage(FILE *f)
             "                  [--max-clients N] [--io-timeout-ms MS]\n"
             "                  [--secure-heap BYTES] [--user NAME]\n"
             "                  [--require-mlock] [--no-seccomp]\n"
+            "                  [--challenge-ttl SECONDS] "
+            "[--unseal-timeout SECONDS]\n"
             "  --socket        default $KEYHOLDER_SOCKET, else %s\n"
             "  --state-dir     default %s\n"
             "  --user          run as NAME once the socket is bound (root)\n"
             "  --require-mlock refuse to start if memory cannot be locked\n"
-            "  --no-seccomp    no system call filter (debugging only)\n",
+            "  --no-seccomp    no system call filter (debugging only)\n"
+            "  --challenge-ttl operator challenge lifetime, default 60\n"
+            "  --unseal-timeout a partial unseal expires, default 600\n",
             KHD_DEFAULT_SOCKET, KHD_DEFAULT_STATE_DIR);
 }
 
@@ -103,6 +109,8 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
         { "user", required_argument, NULL, 'u' },
         { "require-mlock", no_argument, NULL, 'L' },
         { "no-seccomp", no_argument, NULL, 'S' },
+        { "challenge-ttl", required_argument, NULL, 'C' },
+        { "unseal-timeout", required_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -165,6 +173,20 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
             break;
         case 'S':
             o->no_seccomp = 1;
+            break;
+        case 'C':
+        case 'U':
+            if (khd_parse_uint(optarg, 86400, &v) != 0) {
+                fprintf(stderr, "keyholderd: bad --%s '%s' (1..86400)\n",
+                        c == 'C' ? "challenge-ttl" : "unseal-timeout",
+                        optarg);
+                return 2;
+            }
+            if (c == 'C') {
+                o->challenge_ttl = (unsigned)v;
+            } else {
+                o->unseal_timeout = (unsigned)v;
+            }
             break;
         case 'h':
             khd_usage(stdout);
@@ -379,7 +401,10 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
+    memset(&cfg, 0, sizeof(cfg));
     cfg.state_dir = state_dir;
+    cfg.challenge_ttl = o.challenge_ttl;
+    cfg.unseal_timeout = o.unseal_timeout;
     cfg.secure_heap = khd_init_secure_heap(o.secure_heap);
     if ((r = khd_keys_init()) != 0) {
         khd_err("crypto init failed: %s", kh_strerror(r));

@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "khd_auth.h"
 #include "khd_db.h"
 #include "khd_keys.h"
 #include "khd_log.h"
@@ -57,12 +58,10 @@ struct khd_ctx {
     struct khd_kek *kek;
     struct khd_cached_key *cache[KHD_CACHE_BUCKETS];
     unsigned cache_size;
+    struct khd_auth *auth; /* outstanding operator challenges */
 };
 
-static int khd_fail(struct khd_error *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int khd_fail(struct khd_error *e, int code, const char *fmt, ...)
+int khd_fail(struct khd_error *e, int code, const char *fmt, ...)
 {
     va_list ap;
 
@@ -318,6 +317,9 @@ int khd_ctx_open(const struct khd_config *cfg, struct khd_ctx **out)
     }
     ctx->secure_heap = cfg->secure_heap;
     ctx->self_uid = geteuid();
+    if ((r = khd_auth_new(cfg->challenge_ttl, &ctx->auth)) != 0) {
+        goto fail;
+    }
     if ((ctx->state_dir = strdup(cfg->state_dir)) == NULL) {
         r = KH_ERR_ALLOC;
         goto fail;
@@ -366,6 +368,7 @@ void khd_ctx_close(struct khd_ctx *ctx)
     khd_cache_wipe(ctx);
     khd_kek_free(ctx->kek);
     khd_db_close(ctx->db);
+    khd_auth_free(ctx->auth);
     pthread_rwlock_destroy(&ctx->lock);
     free(ctx->state_dir);
     free(ctx);
@@ -392,6 +395,32 @@ static int khd_peer_is_admin(const struct khd_ctx *ctx,
                              const struct khd_peer *p)
 {
     return p->uid == 0 || p->uid == ctx->self_uid;
+}
+
+int khd_peer_is_local_admin(const struct khd_ctx *ctx,
+                            const struct khd_peer *p)
+{
+    return khd_peer_is_admin(ctx, p);
+}
+
+struct khd_db *khd_ctx_db(struct khd_ctx *ctx)
+{
+    return ctx->db;
+}
+
+struct khd_auth *khd_ctx_auth(struct khd_ctx *ctx)
+{
+    return ctx->auth;
+}
+
+int khd_ctx_is_dev(struct khd_ctx *ctx)
+{
+    int dev;
+
+    pthread_rwlock_rdlock(&ctx->lock);
+    dev = ctx->insecure_dev;
+    pthread_rwlock_unlock(&ctx->lock);
+    return dev;
 }
 
 int khd_init_dev(struct khd_ctx *ctx, const struct khd_peer *p,

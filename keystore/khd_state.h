@@ -60,6 +60,8 @@ struct khd_error {
 struct khd_config {
     const char *state_dir;
     int secure_heap; /* CRYPTO_secure_malloc_init's result: 1, 2 or 0 */
+    unsigned challenge_ttl;  /* seconds an auth challenge lives; 0: 60 */
+    unsigned unseal_timeout; /* seconds a partial unseal lives; 0: 600 */
 };
 
 struct khd_ctx;
@@ -124,6 +126,33 @@ KH_MUST_CHECK int khd_op_cert_get(struct khd_ctx *ctx,
                                   const struct khd_peer *p, const char *name,
                                   struct kh_buf *der, uint8_t *present,
                                   struct khd_error *e);
+
+/* Sets |e|'s reason from a printf format and returns |code|. */
+int khd_fail(struct khd_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*- Operators (khd_auth.c, khd_operators.c) ---------------------------- */
+
+struct khd_db;
+struct khd_auth;
+struct khd_db *khd_ctx_db(struct khd_ctx *ctx);
+struct khd_auth *khd_ctx_auth(struct khd_ctx *ctx);
+/* 1 for an initialized dev (insecure) keyholder. */
+int khd_ctx_is_dev(struct khd_ctx *ctx);
+/* 1 if |p| is local root or the daemon's own uid. */
+int khd_peer_is_local_admin(const struct khd_ctx *ctx,
+                            const struct khd_peer *p);
+/*
+ * 0 if |p| holds one of |roles| (an authenticated operator), or is local
+ * root on a dev keyholder (every role, DESIGN.md). Else KH_ERR_DENIED (or
+ * KH_ERR_AUTH_FAILED when no operator signed the request) with a reason
+ * naming |what|, logged.
+ */
+KH_MUST_CHECK int khd_require_role(struct khd_ctx *ctx,
+                                   const struct khd_peer *p, uint32_t roles,
+                                   const char *what, struct khd_error *e);
+/* "operator NAME (uid U pid P)" or "uid U pid P" for log lines. */
+const char *khd_peer_who(const struct khd_peer *p, char *buf, size_t n);
 
 /* 1 if |p| may use the key described by |meta|. */
 int khd_peer_may_use(const struct khd_peer *p, const struct kh_key_info *meta);

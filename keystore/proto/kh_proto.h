@@ -57,6 +57,12 @@ enum kh_msg_type {
     KH_MSG_KEY_SIGN = 0x13,
     KH_MSG_CERT_IMPORT = 0x14,
     KH_MSG_CERT_GET = 0x15,
+    /* Operators, ceremony, unseal (0x20..0x3f; kh_auth.h, kh_ceremony_msg.h) */
+    KH_MSG_AUTH_CHALLENGE = 0x20,
+    KH_MSG_AUTHED = 0x21,
+    KH_MSG_OPERATOR_ADD = 0x22,
+    KH_MSG_OPERATOR_LIST = 0x23,
+    KH_MSG_OPERATOR_REMOVE = 0x24,
     KH_MSG_ERROR = 0x7f,
     KH_MSG_REPLY = 0x80, /* OR-ed into the request type */
 };
