@@ -19,6 +19,10 @@ enum { KHA_OK = 0, KHA_FAIL = 1, KHA_USAGE = 2 };
 struct kha_globals {
     const char *socket_path;
     int json;
+    const char *as;   /* --as / $KHADMIN_AS: operator name */
+    const char *key;  /* --key / $KHADMIN_KEY: operator key file or URI */
+    const char *pass; /* --pass / $KHADMIN_KEY_PASS: passphrase spec */
+    struct evp_pkey_st *opkey; /* loaded on first use */
 };
 
 struct kha_command {
@@ -28,8 +32,25 @@ struct kha_command {
     const char *usage;
 };
 
-/* A connected client, or NULL after printing why not (exit KHA_FAIL). */
-struct kh_client *kha_client(const struct kha_globals *g);
+/*
+ * A connected client, or NULL after printing why not (exit KHA_FAIL). With
+ * --as, every request is signed by that operator (kha_auth.c).
+ */
+struct kh_client *kha_client(struct kha_globals *g);
+
+/*- Operators (kha_auth.c) ---------------------------------------------- */
+/* Sets |c|'s operator signer from --as/--key/--pass; KHA_OK without --as. */
+int kha_auth_attach(struct kha_globals *g, struct kh_client *c);
+/* The --key private key (loaded once), or NULL after saying why. */
+struct evp_pkey_st *kha_operator_key(struct kha_globals *g);
+/* DER ECDSA over |tbs|: SHA-256 for P-256, SHA-384 for P-384. */
+int kha_sign_with(struct evp_pkey_st *pk, const uint8_t *tbs, size_t len,
+                  uint8_t *sig, size_t *siglen);
+/* DER SPKI of the PEM public key in |path|; 0 or -1 (said why). */
+int kha_spki_from_pem(const char *path, uint8_t *out, size_t max,
+                      size_t *len);
+/* Passphrase from pass:TEXT, env:VAR or file:PATH; 0 or -1 (said why). */
+int kha_pass_from_spec(const char *spec, char *out, size_t outsz);
 /* Prints "khadmin: <what>: <reason>" for a failed call; returns KHA_FAIL. */
 int kha_call_failed(struct kh_client *c, const char *what, int r);
 int kha_usage_error(const char *usage, const char *fmt, ...)
@@ -63,5 +84,8 @@ int kha_cmd_key_sign(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_key_ref(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_cert_import(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_cert_show(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_operator_add(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_operator_list(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_operator_remove(struct kha_globals *g, int argc, char **argv);
 
 #endif /* KHA_H */

@@ -9,12 +9,16 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-struct kh_client *kha_client(const struct kha_globals *g)
+struct kh_client *kha_client(struct kha_globals *g)
 {
     struct kh_client *c;
 
     if (kh_client_new(g->socket_path, &c) != 0) {
         fprintf(stderr, "khadmin: out of memory\n");
+        return NULL;
+    }
+    if (kha_auth_attach(g, c) != KHA_OK) {
+        kh_client_free(c);
         return NULL;
     }
     if (kh_client_connect(c) != 0) {

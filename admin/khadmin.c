@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 
 #include "kha.h"
 
@@ -31,13 +32,23 @@ static const struct kha_command kha_commands[] = {
     { "key", "ref", kha_cmd_key_ref, "key ref NAME [--version N]" },
     { "cert", "import", kha_cmd_cert_import, "cert import NAME FILE" },
     { "cert", "show", kha_cmd_cert_show, "cert show NAME [--pem] [--json]" },
+    { "operator", "add", kha_cmd_operator_add,
+      "operator add NAME --role ROLE [--role ROLE]... --pubkey FILE.pem\n"
+      "  ROLE: admin approver custodian auditor; key: EC P-256 or P-384" },
+    { "operator", "list", kha_cmd_operator_list, "operator list [--json]" },
+    { "operator", "remove", kha_cmd_operator_remove, "operator remove NAME" },
 };
 
 #define KHA_N_COMMANDS (sizeof(kha_commands) / sizeof(kha_commands[0]))
 
 static void kha_usage(FILE *f)
 {
-    fprintf(f, "usage: khadmin [--socket PATH] [--json] COMMAND [ARGS]\n"
+    fprintf(f, "usage: khadmin [--socket PATH] [--json] [--as NAME --key KEY "
+               "[--pass SPEC]]\n"
+               "               COMMAND [ARGS]\n"
+               "operator: --as/$KHADMIN_AS, --key/$KHADMIN_KEY (PEM file), "
+               "--pass/$KHADMIN_KEY_PASS\n"
+               "  (pass:TEXT, env:VAR or file:PATH)\n"
                "commands:\n");
     for (size_t i = 0; i < KHA_N_COMMANDS; i++) {
         fprintf(f, "  %s\n", kha_commands[i].usage);
@@ -54,10 +65,17 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "as", required_argument, NULL, 'a' },
+        { "key", required_argument, NULL, 'k' },
+        { "pass", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
     struct kha_globals g = { 0 };
-    int c;
+    int c, rc;
+
+    g.as = getenv("KHADMIN_AS");
+    g.key = getenv("KHADMIN_KEY");
+    g.pass = getenv("KHADMIN_KEY_PASS");
 
     /* "+": stop at the command; its own options are parsed by it. */
     while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
@@ -67,6 +85,15 @@ int main(int argc, char **argv)
             break;
         case 'j':
             g.json = 1;
+            break;
+        case 'a':
+            g.as = optarg;
+            break;
+        case 'k':
+            g.key = optarg;
+            break;
+        case 'p':
+            g.pass = optarg;
             break;
         case 'h':
             kha_usage(stdout);
@@ -90,12 +117,16 @@ int main(int argc, char **argv)
 
         if (cmd->group == NULL && strcmp(argv[0], cmd->name) == 0) {
             optind = 0;
-            return cmd->fn(&g, argc, argv);
+            rc = cmd->fn(&g, argc, argv);
+            EVP_PKEY_free(g.opkey);
+            return rc;
         }
         if (cmd->group != NULL && strcmp(argv[0], cmd->group) == 0 &&
             argc >= 2 && strcmp(argv[1], cmd->name) == 0) {
             optind = 0;
-            return cmd->fn(&g, argc - 1, argv + 1);
+            rc = cmd->fn(&g, argc - 1, argv + 1);
+            EVP_PKEY_free(g.opkey);
+            return rc;
         }
     }
     fprintf(stderr, "khadmin: unknown command '%s%s%s'\n", argv[0],

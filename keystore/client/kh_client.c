@@ -1,5 +1,7 @@
 #include "kh_client.h"
 
+#include "kh_auth.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -18,6 +20,9 @@ struct kh_client {
     int timeout_ms;
     uint32_t next_id;
     char reason[KH_MAX_REASON_LEN + 128];
+    char op[KH_MAX_NAME_LEN + 1]; /* operator; "" = plain requests */
+    kh_client_sign_fn sign;
+    void *sign_arg;
 };
 
 static int kh_client_fail(struct kh_client *c, int code, const char *fmt, ...)
@@ -332,8 +337,9 @@ static int kh_client_try(struct kh_client *c, const struct kh_buf *req,
     return KH_OK;
 }
 
-int kh_client_call(struct kh_client *c, uint8_t type, const uint8_t *body,
-                   size_t len, int idempotent, struct kh_buf *reply)
+static int kh_client_call_raw(struct kh_client *c, uint8_t type,
+                              const uint8_t *body, size_t len,
+                              int idempotent, struct kh_buf *reply)
 {
     struct kh_buf req, frame;
     struct kh_frame f;
@@ -381,6 +387,90 @@ out:
     kh_buf_free(&req);
     kh_buf_free(&frame);
     return r;
+}
+
+int kh_client_set_operator(struct kh_client *c, const char *op,
+                           kh_client_sign_fn sign, void *arg)
+{
+    if (op == NULL || sign == NULL || strlen(op) > KH_MAX_NAME_LEN ||
+        !kh_name_valid(op)) {
+        return kh_client_fail(c, KH_ERR_INVALID_ARGUMENT,
+                              "invalid operator name '%.80s'",
+                              op != NULL ? op : "(null)");
+    }
+    snprintf(c->op, sizeof(c->op), "%s", op);
+    c->sign = sign;
+    c->sign_arg = arg;
+    return KH_OK;
+}
+
+int kh_client_challenge(struct kh_client *c, uint8_t nonce[32],
+                        uint32_t *ttl)
+{
+    struct kh_challenge_reply ch;
+    struct kh_buf reply;
+    int r;
+
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    r = kh_client_call_raw(c, KH_MSG_AUTH_CHALLENGE, NULL, 0, 1, &reply);
+    if (r == 0 && kh_challenge_decode(&reply, &ch) != 0) {
+        r = kh_client_io_fail(c, KH_ERR_PROTOCOL);
+    } else if (r == 0) {
+        memcpy(nonce, ch.nonce, sizeof(ch.nonce));
+        *ttl = ch.ttl;
+    }
+    kh_buf_free(&reply);
+    return r;
+}
+
+/* Wraps |type| + |body| in an AUTHED envelope signed by the operator. */
+static int kh_client_call_authed(struct kh_client *c, uint8_t type,
+                                 const uint8_t *body, size_t len,
+                                 struct kh_buf *reply)
+{
+    struct kh_authed m = { .inner_type = type, .inner = body,
+                           .inner_len = len };
+    uint8_t sig[KH_MAX_OPSIG_LEN];
+    struct kh_buf tbs, env;
+    uint32_t ttl;
+    int r;
+
+    kh_buf_init_writer(&tbs, KH_MAX_FRAME_LEN + 256);
+    kh_buf_init_writer(&env, KH_MAX_FRAME_LEN);
+    snprintf(m.op, sizeof(m.op), "%s", c->op);
+    if ((r = kh_client_challenge(c, m.nonce, &ttl)) != 0) {
+        goto out;
+    }
+    m.sig = sig;
+    m.sig_len = sizeof(sig);
+    if ((r = kh_auth_tbs(&tbs, m.nonce, m.op, type, body, len)) != 0 ||
+        (r = c->sign(c->sign_arg, kh_buf_data(&tbs), kh_buf_size(&tbs), sig,
+                     &m.sig_len)) != 0) {
+        r = kh_client_fail(c, r, "cannot sign the request as operator "
+                           "'%s': %s", c->op, kh_strerror(r));
+        goto out;
+    }
+    if ((r = kh_authed_encode(&env, &m)) != 0) {
+        r = kh_client_fail(c, r, "request too large for an operator "
+                           "envelope: %s", kh_strerror(r));
+        goto out;
+    }
+    r = kh_client_call_raw(c, KH_MSG_AUTHED, kh_buf_data(&env),
+                           kh_buf_size(&env), 0, reply);
+out:
+    kh_buf_free(&tbs);
+    kh_buf_free(&env);
+    return r;
+}
+
+int kh_client_call(struct kh_client *c, uint8_t type, const uint8_t *body,
+                   size_t len, int idempotent, struct kh_buf *reply)
+{
+    if (c->sign != NULL && type != KH_MSG_AUTH_CHALLENGE &&
+        type != KH_MSG_AUTHED) {
+        return kh_client_call_authed(c, type, body, len, reply);
+    }
+    return kh_client_call_raw(c, type, body, len, idempotent, reply);
 }
 
 /*- Typed calls -------------------------------------------------------- */

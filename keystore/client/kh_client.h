@@ -76,6 +76,22 @@ KH_MUST_CHECK int kh_client_cert_get(struct kh_client *c, const char *name,
                                      uint8_t **der, size_t *len);
 
 /*
+ * Operator authentication (kh_auth.h). With a signer set, every request but
+ * AUTH_CHALLENGE is sent as an AUTHED envelope: the client fetches a fresh
+ * challenge, builds the bytes to sign (kh_auth_tbs) and asks |sign| for a
+ * DER ECDSA signature of at most *siglen bytes (in: capacity, out: length).
+ * |sign| returns 0 or a negative KH_ERR_*. |op| is copied; |arg| is kept.
+ * Such requests are never retried (each challenge is single use).
+ */
+typedef int (*kh_client_sign_fn)(void *arg, const uint8_t *tbs, size_t len,
+                                 uint8_t *sig, size_t *siglen);
+KH_MUST_CHECK int kh_client_set_operator(struct kh_client *c, const char *op,
+                                         kh_client_sign_fn sign, void *arg);
+/* A fresh challenge (AUTH_CHALLENGE). */
+KH_MUST_CHECK int kh_client_challenge(struct kh_client *c,
+                                      uint8_t nonce[32], uint32_t *ttl);
+
+/*
  * Low level: sends one request (|type|, body bytes) and returns the reply
  * frame's body in |reply| (a writer the caller frees). An ERROR reply is
  * returned as its code with the reason recorded. Used by the tests to send
