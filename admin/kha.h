@@ -49,8 +49,7 @@ int kha_sign_with(struct evp_pkey_st *pk, const uint8_t *tbs, size_t len,
 /* DER SPKI of the PEM public key in |path|; 0 or -1 (said why). */
 int kha_spki_from_pem(const char *path, uint8_t *out, size_t max,
                       size_t *len);
-/* Passphrase from pass:TEXT, env:VAR or file:PATH; 0 or -1 (said why). */
-int kha_pass_from_spec(const char *spec, char *out, size_t outsz);
+
 /* Prints "khadmin: <what>: <reason>" for a failed call; returns KHA_FAIL. */
 int kha_call_failed(struct kh_client *c, const char *what, int r);
 int kha_usage_error(const char *usage, const char *fmt, ...)
