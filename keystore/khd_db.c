@@ -528,3 +528,137 @@ int khd_db_op_foreach(struct khd_db *db,
     mdb_txn_abort(txn);
     return r;
 }
+
+/*- Multi-table write transactions ----------------------------------- */
+
+struct khd_db_write {
+    struct khd_db *db;
+    MDB_txn *txn;
+};
+
+static MDB_dbi khd_db_table(const struct khd_db *db, int table)
+{
+    switch (table) {
+    case KHD_TABLE_META:
+        return db->meta;
+    case KHD_TABLE_KEYS:
+        return db->keys;
+    case KHD_TABLE_CERTS:
+        return db->certs;
+    default:
+        return db->operators;
+    }
+}
+
+int khd_db_write_begin(struct khd_db *db, struct khd_db_write **out)
+{
+    struct khd_db_write *w;
+    int rc;
+
+    *out = NULL;
+    if ((w = calloc(1, sizeof(*w))) == NULL) {
+        return KH_ERR_ALLOC;
+    }
+    w->db = db;
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &w->txn)) != 0) {
+        free(w);
+        return khd_db_fail("begin", rc);
+    }
+    *out = w;
+    return KH_OK;
+}
+
+int khd_db_write_put(struct khd_db_write *w, int table, const void *key,
+                     size_t klen, const void *val, size_t vlen)
+{
+    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+    int rc;
+
+    if ((rc = mdb_put(w->txn, khd_db_table(w->db, table), &k, &v, 0)) != 0) {
+        return khd_db_fail("put", rc);
+    }
+    return KH_OK;
+}
+
+int khd_db_write_del(struct khd_db_write *w, int table, const void *key,
+                     size_t klen)
+{
+    MDB_val k = { klen, (void *)key };
+    int rc = mdb_del(w->txn, khd_db_table(w->db, table), &k, NULL);
+
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        return khd_db_fail("delete", rc);
+    }
+    return KH_OK;
+}
+
+int khd_db_write_get(struct khd_db_write *w, int table, const void *key,
+                     size_t klen, struct kh_buf *out)
+{
+    MDB_val k = { klen, (void *)key }, v;
+    int rc = mdb_get(w->txn, khd_db_table(w->db, table), &k, &v);
+
+    if (rc == MDB_NOTFOUND) {
+        return KH_ERR_NOT_FOUND;
+    }
+    if (rc != 0) {
+        return khd_db_fail("get", rc);
+    }
+    return kh_buf_put_bytes(out, v.mv_data, v.mv_size);
+}
+
+int khd_db_write_rewrite(struct khd_db_write *w, int table,
+                         int (*fn)(void *arg, const uint8_t *key, size_t klen,
+                                   const uint8_t *val, size_t vlen,
+                                   struct kh_buf *newval),
+                         void *arg)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    struct kh_buf nv;
+    int rc, r = KH_OK;
+
+    if ((rc = mdb_cursor_open(w->txn, khd_db_table(w->db, table), &cur)) !=
+        0) {
+        return khd_db_fail("cursor", rc);
+    }
+    kh_buf_init_writer(&nv, KH_BUF_SIZE_MAX);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        kh_buf_reset(&nv);
+        if ((r = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size, &nv)) !=
+            0) {
+            break;
+        }
+        if (kh_buf_size(&nv) > 0) {
+            MDB_val n = { kh_buf_size(&nv), (void *)kh_buf_data(&nv) };
+
+            if ((rc = mdb_cursor_put(cur, &k, &n, MDB_CURRENT)) != 0) {
+                r = khd_db_fail("rewrite", rc);
+                break;
+            }
+        }
+    }
+    if (r == 0 && rc != MDB_NOTFOUND && rc != 0) {
+        r = khd_db_fail("iterate", rc);
+    }
+    kh_buf_free(&nv);
+    mdb_cursor_close(cur);
+    return r;
+}
+
+int khd_db_write_commit(struct khd_db_write *w)
+{
+    int rc = mdb_txn_commit(w->txn);
+
+    free(w);
+    return rc != 0 ? khd_db_fail("commit", rc) : KH_OK;
+}
+
+void khd_db_write_abort(struct khd_db_write *w)
+{
+    if (w != NULL) {
+        mdb_txn_abort(w->txn);
+        free(w);
+    }
+}

@@ -82,6 +82,43 @@ KH_MUST_CHECK int khd_db_op_foreach(struct khd_db *db,
                                     int (*fn)(void *arg, const uint8_t *val,
                                               size_t len),
                                     void *arg);
+/*
+ * One write transaction over several tables, for changes that must land
+ * together or not at all (ceremony init, rekey and rotation commits):
+ * begin, put/del/get/rewrite, then commit (durable) or abort. Either way
+ * |w| is freed. Keys are the tables' raw LMDB keys.
+ */
+enum khd_table {
+    KHD_TABLE_META = 1,
+    KHD_TABLE_KEYS = 2,
+    KHD_TABLE_CERTS = 3,
+    KHD_TABLE_OPERATORS = 4,
+};
+struct khd_db_write;
+KH_MUST_CHECK int khd_db_write_begin(struct khd_db *db,
+                                     struct khd_db_write **out);
+KH_MUST_CHECK int khd_db_write_put(struct khd_db_write *w, int table,
+                                   const void *key, size_t klen,
+                                   const void *val, size_t vlen);
+/* Deleting an absent key is not an error. */
+KH_MUST_CHECK int khd_db_write_del(struct khd_db_write *w, int table,
+                                   const void *key, size_t klen);
+/* KH_ERR_NOT_FOUND if absent; the value is appended to |out|. */
+KH_MUST_CHECK int khd_db_write_get(struct khd_db_write *w, int table,
+                                   const void *key, size_t klen,
+                                   struct kh_buf *out);
+/*
+ * Calls |fn| for every entry of |table|; a value |fn| writes into |newval|
+ * replaces the entry's. A non-zero return from |fn| stops and is returned.
+ */
+KH_MUST_CHECK int khd_db_write_rewrite(
+    struct khd_db_write *w, int table,
+    int (*fn)(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+              size_t vlen, struct kh_buf *newval),
+    void *arg);
+KH_MUST_CHECK int khd_db_write_commit(struct khd_db_write *w);
+void khd_db_write_abort(struct khd_db_write *w);
+
 /* Number of stored key versions. */
 KH_MUST_CHECK int khd_db_key_count(struct khd_db *db, uint32_t *count);
 

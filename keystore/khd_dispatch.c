@@ -8,6 +8,7 @@
 #include "kh_auth.h"
 #include "kh_proto.h"
 #include "khd_auth.h"
+#include "khd_ceremony.h"
 #include "khd_log.h"
 #include "khd_operators.h"
 
@@ -199,6 +200,11 @@ static const struct {
       NULL },
     { KH_MSG_OPERATOR_REMOVE, "operator-remove", khd_handle_operator_remove,
       NULL },
+    { KH_MSG_CEREMONY_INIT, "ceremony-init", khd_handle_ceremony_init, NULL },
+    { KH_MSG_CEREMONY_INFO, "ceremony-info", khd_handle_ceremony_info, NULL },
+    { KH_MSG_UNSEAL_INFO, "unseal-info", khd_handle_unseal_info, NULL },
+    { KH_MSG_UNSEAL_SHARE, "unseal-share", khd_handle_unseal_share, NULL },
+    { KH_MSG_UNSEAL_RESET, "unseal-reset", NULL, khd_unseal_reset },
 };
 
 /* A decode failure names the field problem; others keep the handler's. */
@@ -285,6 +291,7 @@ static int khd_dispatch_authed(struct khd_ctx *ctx, const struct khd_peer *p,
     *as = *p;
     snprintf(as->operator_name, sizeof(as->operator_name), "%s", op.name);
     as->operator_roles = op.roles;
+    memcpy(as->auth_nonce, m.nonce, sizeof(as->auth_nonce));
     kh_buf_init_reader(&inner, m.inner, m.inner_len);
     r = khd_dispatch_inner(ctx, as, m.inner_type, &inner, reply, e);
     free(as);

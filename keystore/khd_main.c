@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "kh_err.h"
@@ -256,6 +257,36 @@ static char *khd_absolute(const char *path)
     return out;
 }
 
+/*
+ * SHA-256 of the running binary, for the ceremony record (the firmware
+ * analogue). Read once at start, before the seccomp filter.
+ */
+static int khd_hash_self(uint8_t out[32])
+{
+    unsigned char buf[65536];
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    ssize_t n;
+    int fd, r = -1;
+
+    if (md == NULL ||
+        (fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
+        EVP_MD_CTX_free(md);
+        return -1;
+    }
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        while ((n = read(fd, buf, sizeof(buf))) > 0 &&
+               EVP_DigestUpdate(md, buf, (size_t)n) == 1) {
+        }
+        if (n == 0 && EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32) {
+            r = 0;
+        }
+    }
+    close(fd);
+    EVP_MD_CTX_free(md);
+    return r;
+}
+
 static int khd_init_secure_heap(size_t size)
 {
     int r = CRYPTO_secure_malloc_init(size, 32);
@@ -406,6 +437,10 @@ int main(int argc, char **argv)
     cfg.challenge_ttl = o.challenge_ttl;
     cfg.unseal_timeout = o.unseal_timeout;
     cfg.secure_heap = khd_init_secure_heap(o.secure_heap);
+    if (khd_hash_self(cfg.exe_sha256) != 0) {
+        khd_err("cannot hash /proc/self/exe for the ceremony record");
+        goto out;
+    }
     if ((r = khd_keys_init()) != 0) {
         khd_err("crypto init failed: %s", kh_strerror(r));
         goto out;

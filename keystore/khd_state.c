@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "khd_auth.h"
+#include "khd_ceremony.h"
 #include "khd_db.h"
 #include "khd_keys.h"
 #include "khd_log.h"
@@ -59,6 +60,7 @@ struct khd_ctx {
     struct khd_cached_key *cache[KHD_CACHE_BUCKETS];
     unsigned cache_size;
     struct khd_auth *auth; /* outstanding operator challenges */
+    struct khd_seal *seal; /* per-boot key, share submissions */
 };
 
 int khd_fail(struct khd_error *e, int code, const char *fmt, ...)
@@ -317,7 +319,8 @@ int khd_ctx_open(const struct khd_config *cfg, struct khd_ctx **out)
     }
     ctx->secure_heap = cfg->secure_heap;
     ctx->self_uid = geteuid();
-    if ((r = khd_auth_new(cfg->challenge_ttl, &ctx->auth)) != 0) {
+    if ((r = khd_auth_new(cfg->challenge_ttl, &ctx->auth)) != 0 ||
+        (r = khd_seal_new(cfg, &ctx->seal)) != 0) {
         goto fail;
     }
     if ((ctx->state_dir = strdup(cfg->state_dir)) == NULL) {
@@ -369,6 +372,7 @@ void khd_ctx_close(struct khd_ctx *ctx)
     khd_kek_free(ctx->kek);
     khd_db_close(ctx->db);
     khd_auth_free(ctx->auth);
+    khd_seal_free(ctx->seal);
     pthread_rwlock_destroy(&ctx->lock);
     free(ctx->state_dir);
     free(ctx);
@@ -411,6 +415,60 @@ struct khd_db *khd_ctx_db(struct khd_ctx *ctx)
 struct khd_auth *khd_ctx_auth(struct khd_ctx *ctx)
 {
     return ctx->auth;
+}
+
+int khd_ctx_state(struct khd_ctx *ctx)
+{
+    int st;
+
+    pthread_rwlock_rdlock(&ctx->lock);
+    st = ctx->state;
+    pthread_rwlock_unlock(&ctx->lock);
+    return st;
+}
+
+struct khd_seal *khd_ctx_seal(struct khd_ctx *ctx)
+{
+    return ctx->seal;
+}
+
+int khd_ctx_init_master(struct khd_ctx *ctx, const uint8_t *master,
+                        int (*store)(void *arg), void *arg,
+                        struct khd_error *e)
+{
+    int r;
+
+    pthread_rwlock_wrlock(&ctx->lock);
+    if (ctx->state != KH_STATE_UNINITIALIZED) {
+        r = khd_fail(e, KH_ERR_ALREADY_INITIALIZED,
+                     "keyholder is already initialized");
+    } else if ((r = store(arg)) != 0) {
+        r = khd_fail(e, r, "cannot store the ceremony: %s", kh_strerror(r));
+    } else if ((r = khd_unseal_with(ctx, master)) != 0) {
+        ctx->state = KH_STATE_SEALED; /* stored: initialized from now on */
+        r = khd_fail(e, r, "cannot unseal: %s", kh_strerror(r));
+    } else {
+        ctx->insecure_dev = 0;
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
+}
+
+int khd_ctx_unseal_master(struct khd_ctx *ctx, const uint8_t *master,
+                          struct khd_error *e)
+{
+    int r;
+
+    pthread_rwlock_wrlock(&ctx->lock);
+    if (ctx->state != KH_STATE_SEALED) {
+        r = khd_fail(e, KH_ERR_INVALID_ARGUMENT, "keyholder is %s",
+                     kh_state_name(ctx->state));
+    } else if ((r = khd_unseal_with(ctx, master)) != 0) {
+        r = khd_fail(e, r, "the rebuilt master key does not match this "
+                     "keystore: %s", kh_strerror(r));
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
 }
 
 int khd_ctx_is_dev(struct khd_ctx *ctx)
@@ -485,9 +543,14 @@ int khd_seal(struct khd_ctx *ctx, const struct khd_peer *p,
 {
     int r = KH_OK;
 
-    if (!khd_peer_is_admin(ctx, p)) {
-        return khd_fail(e, KH_ERR_DENIED, "only root may seal");
+    /* The incident stop: root, the daemon's uid, any admin or custodian. */
+    if (!khd_peer_is_admin(ctx, p) &&
+        (p->operator_roles & (KH_ROLE_ADMIN | KH_ROLE_CUSTODIAN)) == 0) {
+        return khd_fail(e, KH_ERR_DENIED, "only root, an admin or a "
+                        "custodian may seal");
     }
+    /* Submitted shares and a rebuilt master go too (own lock, first). */
+    khd_seal_reset(ctx->seal, "sealed");
     pthread_rwlock_wrlock(&ctx->lock);
     if (ctx->state == KH_STATE_UNINITIALIZED) {
         r = khd_fail(e, KH_ERR_NOT_INITIALIZED, "keyholder is not initialized");
@@ -496,8 +559,10 @@ int khd_seal(struct khd_ctx *ctx, const struct khd_peer *p,
         khd_kek_free(ctx->kek);
         ctx->kek = NULL;
         ctx->state = KH_STATE_SEALED;
-        khd_warn("sealed by uid %u pid %d exe %s: every key wiped from "
-                 "memory", (unsigned)p->uid, (int)p->pid, khd_peer_exe(p));
+        khd_warn("sealed by %s%s%suid %u pid %d exe %s: every key wiped "
+                 "from memory", p->operator_name[0] != '\0' ? "operator " : "",
+                 p->operator_name, p->operator_name[0] != '\0' ? " " : "",
+                 (unsigned)p->uid, (int)p->pid, khd_peer_exe(p));
     }
     pthread_rwlock_unlock(&ctx->lock);
     return r;

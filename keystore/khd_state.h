@@ -45,6 +45,8 @@ struct khd_peer {
      */
     char operator_name[KH_MAX_NAME_LEN + 1];
     uint32_t operator_roles;
+    /* The authenticated envelope's nonce (binds unseal share boxes). */
+    uint8_t auth_nonce[32];
 };
 
 /* |p|'s executable for log lines: the path, or "unknown". */
@@ -62,6 +64,7 @@ struct khd_config {
     int secure_heap; /* CRYPTO_secure_malloc_init's result: 1, 2 or 0 */
     unsigned challenge_ttl;  /* seconds an auth challenge lives; 0: 60 */
     unsigned unseal_timeout; /* seconds a partial unseal lives; 0: 600 */
+    uint8_t exe_sha256[32];  /* of keyholderd's binary, hashed at start */
 };
 
 struct khd_ctx;
@@ -153,6 +156,25 @@ KH_MUST_CHECK int khd_require_role(struct khd_ctx *ctx,
                                    const char *what, struct khd_error *e);
 /* "operator NAME (uid U pid P)" or "uid U pid P" for log lines. */
 const char *khd_peer_who(const struct khd_peer *p, char *buf, size_t n);
+
+/*- Ceremony master key (khd_ceremony.c) ------------------------------ */
+
+struct khd_seal;
+int khd_ctx_state(struct khd_ctx *ctx);
+struct khd_seal *khd_ctx_seal(struct khd_ctx *ctx);
+/*
+ * Ceremony init: under the exclusive lock, if still UNINITIALIZED, runs
+ * |store| (one LMDB transaction writing operators, facts and the check
+ * value of |master|), then unseals with |master|.
+ */
+KH_MUST_CHECK int khd_ctx_init_master(struct khd_ctx *ctx,
+                                      const uint8_t *master,
+                                      int (*store)(void *arg), void *arg,
+                                      struct khd_error *e);
+/* Unseals a SEALED keyholder with a rebuilt |master| (check value). */
+KH_MUST_CHECK int khd_ctx_unseal_master(struct khd_ctx *ctx,
+                                        const uint8_t *master,
+                                        struct khd_error *e);
 
 /* 1 if |p| may use the key described by |meta|. */
 int khd_peer_may_use(const struct khd_peer *p, const struct kh_key_info *meta);

@@ -423,8 +423,9 @@ int kh_client_challenge(struct kh_client *c, uint8_t nonce[32],
     return r;
 }
 
-/* Wraps |type| + |body| in an AUTHED envelope signed by the operator. */
-static int kh_client_call_authed(struct kh_client *c, uint8_t type,
+/* Sends |type| + |body| for |nonce| in an AUTHED envelope. */
+static int kh_client_send_authed(struct kh_client *c, uint8_t type,
+                                 const uint8_t nonce[KH_AUTH_NONCE_LEN],
                                  const uint8_t *body, size_t len,
                                  struct kh_buf *reply)
 {
@@ -432,15 +433,12 @@ static int kh_client_call_authed(struct kh_client *c, uint8_t type,
                            .inner_len = len };
     uint8_t sig[KH_MAX_OPSIG_LEN];
     struct kh_buf tbs, env;
-    uint32_t ttl;
     int r;
 
     kh_buf_init_writer(&tbs, KH_MAX_FRAME_LEN + 256);
     kh_buf_init_writer(&env, KH_MAX_FRAME_LEN);
     snprintf(m.op, sizeof(m.op), "%s", c->op);
-    if ((r = kh_client_challenge(c, m.nonce, &ttl)) != 0) {
-        goto out;
-    }
+    memcpy(m.nonce, nonce, sizeof(m.nonce));
     m.sig = sig;
     m.sig_len = sizeof(sig);
     if ((r = kh_auth_tbs(&tbs, m.nonce, m.op, type, body, len)) != 0 ||
@@ -460,6 +458,52 @@ static int kh_client_call_authed(struct kh_client *c, uint8_t type,
 out:
     kh_buf_free(&tbs);
     kh_buf_free(&env);
+    return r;
+}
+
+/* Wraps |type| + |body| in an AUTHED envelope signed by the operator. */
+static int kh_client_call_authed(struct kh_client *c, uint8_t type,
+                                 const uint8_t *body, size_t len,
+                                 struct kh_buf *reply)
+{
+    uint8_t nonce[KH_AUTH_NONCE_LEN];
+    uint32_t ttl;
+    int r;
+
+    if ((r = kh_client_challenge(c, nonce, &ttl)) != 0) {
+        return r;
+    }
+    return kh_client_send_authed(c, type, nonce, body, len, reply);
+}
+
+int kh_client_call_bound(struct kh_client *c, uint8_t type,
+                         kh_client_body_fn build, void *arg,
+                         struct kh_buf *reply)
+{
+    uint8_t nonce[KH_AUTH_NONCE_LEN];
+    struct kh_buf body;
+    uint32_t ttl;
+    int r;
+
+    c->reason[0] = '\0';
+    if (c->sign == NULL) {
+        return kh_client_fail(c, KH_ERR_AUTH_FAILED, "this request needs an "
+                              "operator (--as NAME --key KEY)");
+    }
+    if ((r = kh_client_challenge(c, nonce, &ttl)) != 0) {
+        return r;
+    }
+    kh_buf_init_writer(&body, KH_MAX_INNER_LEN);
+    if ((r = build(arg, nonce, &body)) != 0) {
+        if (c->reason[0] == '\0') {
+            r = kh_client_fail(c, r, "cannot build the request: %s",
+                               kh_strerror(r));
+        }
+    } else {
+        r = kh_client_send_authed(c, type, nonce, kh_buf_data(&body),
+                                  kh_buf_size(&body), reply);
+    }
+    kh_buf_free(&body);
     return r;
 }
 

@@ -87,6 +87,16 @@ typedef int (*kh_client_sign_fn)(void *arg, const uint8_t *tbs, size_t len,
                                  uint8_t *sig, size_t *siglen);
 KH_MUST_CHECK int kh_client_set_operator(struct kh_client *c, const char *op,
                                          kh_client_sign_fn sign, void *arg);
+/*
+ * An AUTHED request whose body depends on the challenge (an unseal share is
+ * boxed with the nonce in its AAD): fetches the challenge, lets |build|
+ * write the body for that nonce, signs and sends. Needs a signer.
+ */
+typedef int (*kh_client_body_fn)(void *arg, const uint8_t nonce[32],
+                                 struct kh_buf *body);
+KH_MUST_CHECK int kh_client_call_bound(struct kh_client *c, uint8_t type,
+                                       kh_client_body_fn build, void *arg,
+                                       struct kh_buf *reply);
 /* A fresh challenge (AUTH_CHALLENGE). */
 KH_MUST_CHECK int kh_client_challenge(struct kh_client *c,
                                       uint8_t nonce[32], uint32_t *ttl);

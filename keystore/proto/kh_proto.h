@@ -63,6 +63,14 @@ enum kh_msg_type {
     KH_MSG_OPERATOR_ADD = 0x22,
     KH_MSG_OPERATOR_LIST = 0x23,
     KH_MSG_OPERATOR_REMOVE = 0x24,
+    KH_MSG_CEREMONY_INIT = 0x25,
+    KH_MSG_CEREMONY_INFO = 0x26,
+    KH_MSG_UNSEAL_INFO = 0x27,
+    KH_MSG_UNSEAL_SHARE = 0x28,
+    KH_MSG_UNSEAL_RESET = 0x29,
+    KH_MSG_REKEY_PREPARE = 0x2a,
+    KH_MSG_REKEY_COMMIT = 0x2b,
+    KH_MSG_REKEY_ABORT = 0x2c,
     KH_MSG_ERROR = 0x7f,
     KH_MSG_REPLY = 0x80, /* OR-ed into the request type */
 };
