@@ -1,7 +1,10 @@
 /* khadmin init, status, seal, unseal. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "kh_seal.h"
 
 #include "kha.h"
 
@@ -32,34 +35,6 @@ static int kha_flags(struct kha_globals *g, int argc, char **argv,
     return KHA_OK;
 }
 
-int kha_cmd_init(struct kha_globals *g, int argc, char **argv)
-{
-    struct kh_client *c;
-    int dev = 0, r;
-
-    if ((r = kha_flags(g, argc, argv, "init --dev", "dev", &dev)) != 0) {
-        return r;
-    }
-    if (!dev) {
-        return kha_usage_error("init --dev",
-                               "only --dev is available so far (the M-of-N "
-                               "key ceremony is not built yet)");
-    }
-    if ((c = kha_client(g)) == NULL) {
-        return KHA_FAIL;
-    }
-    if ((r = kh_client_init_dev(c)) != 0) {
-        r = kha_call_failed(c, "init --dev", r);
-    } else {
-        fprintf(stderr, "khadmin: WARNING: initialized an INSECURE dev "
-                        "keyholder; its master key is stored beside the keys "
-                        "and it unseals itself. For demos and tests only.\n");
-        printf("initialized (dev, insecure), unsealed\n");
-    }
-    kh_client_free(c);
-    return r;
-}
-
 static const char *kha_heap_name(int h)
 {
     return h == 1 ? "locked" : h == 2 ? "unlocked (no mlock)" : "unavailable";
@@ -68,6 +43,7 @@ static const char *kha_heap_name(int h)
 int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
 {
     struct kh_status_reply st;
+    struct kh_unseal_info *ui = NULL;
     struct kh_client *c;
     int r;
 
@@ -82,6 +58,11 @@ int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
         kh_client_free(c);
         return r;
     }
+    if ((ui = calloc(1, sizeof(*ui))) != NULL &&
+        kha_unseal_info(c, ui) != 0) {
+        free(ui); /* an older keyholderd: no ceremony lines */
+        ui = NULL;
+    }
     kh_client_free(c);
     if (g->json) {
         printf("{\"state\":\"%s\",\"insecure_dev\":%s,\"secure_heap\":"
@@ -89,6 +70,7 @@ int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
                kh_state_name(st.state), st.insecure_dev ? "true" : "false",
                kha_heap_name(st.secure_heap), (unsigned)st.key_count);
         kha_json_str(stdout, st.version);
+        kha_unseal_print_json(ui);
         printf("}\n");
     } else {
         printf("state:        %s\n", kh_state_name(st.state));
@@ -99,7 +81,9 @@ int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
         printf("secure heap:  %s\n", kha_heap_name(st.secure_heap));
         printf("key versions: %u\n", (unsigned)st.key_count);
         printf("version:      keyholderd %s\n", st.version);
+        kha_unseal_print_text(ui);
     }
+    free(ui);
     return KHA_OK;
 }
 
@@ -118,31 +102,6 @@ int kha_cmd_seal(struct kha_globals *g, int argc, char **argv)
         r = kha_call_failed(c, "seal", r);
     } else {
         printf("sealed: every key wiped from keyholderd's memory\n");
-    }
-    kh_client_free(c);
-    return r;
-}
-
-int kha_cmd_unseal(struct kha_globals *g, int argc, char **argv)
-{
-    struct kh_client *c;
-    int dev = 0, r;
-
-    if ((r = kha_flags(g, argc, argv, "unseal --dev", "dev", &dev)) != 0) {
-        return r;
-    }
-    if (!dev) {
-        return kha_usage_error("unseal --dev",
-                               "only --dev is available so far (custodian "
-                               "shares come with the key ceremony)");
-    }
-    if ((c = kha_client(g)) == NULL) {
-        return KHA_FAIL;
-    }
-    if ((r = kh_client_unseal_dev(c)) != 0) {
-        r = kha_call_failed(c, "unseal --dev", r);
-    } else {
-        printf("unsealed\n");
     }
     kh_client_free(c);
     return r;

@@ -13,10 +13,16 @@
 #include "kha.h"
 
 static const struct kha_command kha_commands[] = {
-    { NULL, "init", kha_cmd_init, "init --dev" },
+    { NULL, "init", kha_cmd_init,
+      "init --threshold M --custodian NAME=PUB.pem... --admin NAME=PUB.pem...\n"
+      "       [--auditor|--approver NAME=PUB.pem]... [--witness NAME]... "
+      "[--location TEXT]\n"
+      "       [--note TEXT] --out DIR   (the key ceremony)\n"
+      "  init --dev   (INSECURE: master key on disk, demos and tests)" },
     { NULL, "status", kha_cmd_status, "status [--json]" },
     { NULL, "seal", kha_cmd_seal, "seal" },
-    { NULL, "unseal", kha_cmd_unseal, "unseal --dev" },
+    { NULL, "unseal", kha_cmd_unseal,
+      "unseal --share FILE [--as NAME] --key KEY | --reset | --dev" },
     { "key", "generate", kha_cmd_key_generate,
       "key generate NAME --type TYPE [--allow-user USER]... "
       "[--allow-group GROUP]... [--json]\n"

@@ -14,6 +14,10 @@
  *       running as UID: AUTH_FAILED (a nonce is bound to who asked)
  *   kh_optest tamper SOCKET OP KEY.pem
  *       a valid signature over another request body: AUTH_FAILED
+ *   kh_optest share SOCKET OP KEY.pem SHARE.json SHAREKEY.pem flip|asis ERR
+ *       opens SHARE.json with SHAREKEY.pem, optionally flips a bit of the
+ *       share, and submits it as operator OP (signed with KEY.pem) for
+ *       unsealing; the daemon must answer ERR (BAD_SHARE...) or ok
  *
  * KEY.pem is an unencrypted PEM private key. Exit 0 when everything held.
  */
@@ -27,6 +31,9 @@
 #include <openssl/pem.h>
 
 #include "kh_auth.h"
+#include "kh_box.h"
+#include "kh_ceremony.h"
+#include "kh_seal.h"
 #include "kh_client.h"
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -110,6 +117,98 @@ static int expect_auth_failed(struct kh_client *c, int r, const char *what)
     return 0;
 }
 
+/* The "share" mode: see the top of the file. */
+static int share_mode(struct kh_client *c, EVP_PKEY *pk, char **argv)
+{
+    struct kh_share_file sf;
+    struct kh_unseal_share m = { .purpose = KH_PURPOSE_UNSEAL };
+    struct kh_buf reply, aad, box, body, env;
+    uint8_t *d, nonce[32], *y = NULL;
+    size_t ylen = 0, len;
+    EVP_PKEY *skey = load_key(argv[6]), *boot = NULL;
+    const unsigned char *p;
+    struct kh_unseal_info *ui = calloc(1, sizeof(*ui));
+    uint32_t ttl;
+    FILE *f = fopen(argv[5], "r");
+    int r = -1;
+
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    kh_buf_init_writer(&aad, 512);
+    kh_buf_init_writer(&box, 512);
+    kh_buf_init_writer(&body, 1024);
+    kh_buf_init_writer(&env, 4096);
+    if (f == NULL || skey == NULL || ui == NULL ||
+        (d = malloc(KH_SHARE_FILE_MAX)) == NULL) {
+        fail("cannot load %s or %s", argv[5], argv[6]);
+        goto out;
+    }
+    len = fread(d, 1, KH_SHARE_FILE_MAX, f);
+    r = kh_share_file_decode(d, len, &sf);
+    free(d);
+    if (r != 0 ||
+        kh_share_aad(sf.ceremony_id, sf.index, sf.custodian, &aad) != 0 ||
+        kh_box_open(skey, KH_SHARE_BOX_LABEL, kh_buf_data(&aad),
+                    kh_buf_size(&aad), sf.box, sf.box_len, &y, &ylen) != 0) {
+        r = fail("cannot open the share with %s", argv[6]);
+        goto out;
+    }
+    if (strcmp(argv[7], "flip") == 0) {
+        y[0] ^= 1;
+    }
+    if (kh_client_call(c, KH_MSG_UNSEAL_INFO, NULL, 0, 1, &reply) != 0 ||
+        kh_unseal_info_decode(&reply, ui) != 0) {
+        r = fail("no unseal info: %s", kh_client_reason(c));
+        goto out;
+    }
+    p = ui->spki;
+    boot = d2i_PUBKEY(NULL, &p, (long)ui->spki_len);
+    memcpy(m.id, sf.ceremony_id, sizeof(m.id));
+    m.x = sf.index;
+    kh_buf_reset(&aad);
+    if (boot == NULL || kh_client_challenge(c, nonce, &ttl) != 0 ||
+        kh_unseal_aad(&aad, m.id, m.x, argv[3], nonce) != 0 ||
+        kh_box_seal(boot, KH_UNSEAL_LABEL, kh_buf_data(&aad),
+                    kh_buf_size(&aad), y, ylen, &box) != 0) {
+        r = fail("cannot box the share");
+        goto out;
+    }
+    m.box = kh_buf_data(&box);
+    m.box_len = kh_buf_size(&box);
+    if (kh_unseal_share_encode(&body, &m) != 0 ||
+        make_env(pk, argv[3], nonce, KH_MSG_UNSEAL_SHARE, kh_buf_data(&body),
+                 kh_buf_size(&body), kh_buf_data(&body), kh_buf_size(&body),
+                 &env) != 0) {
+        r = fail("cannot build the request");
+        goto out;
+    }
+    r = send_env(c, &env);
+    if ((r == 0) != (strcmp(argv[8], "ok") == 0) ||
+        (r != 0 && strcmp(kh_errname(r), argv[8]) != 0)) {
+        r = fail("got %s (%s), expected %s", r == 0 ? "ok" : kh_errname(r),
+                 kh_client_reason(c), argv[8]);
+        goto out;
+    }
+    printf("share %u as %s: %s %s\n", sf.index, argv[3],
+           r == 0 ? "ok" : kh_errname(r), kh_client_reason(c));
+    r = 0;
+out:
+    if (y != NULL) {
+        OPENSSL_secure_clear_free(y, ylen);
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    free(ui);
+    EVP_PKEY_free(skey);
+    EVP_PKEY_free(boot);
+    kh_buf_free(&reply);
+    kh_buf_free(&aad);
+    kh_buf_free(&box);
+    kh_buf_free(&body);
+    kh_buf_free(&env);
+    return r == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     struct kh_client *c = NULL;
@@ -133,7 +232,9 @@ int main(int argc, char **argv)
         fail("no challenge: %s", c != NULL ? kh_client_reason(c) : "");
         goto out;
     }
-    if (strcmp(argv[1], "replay") == 0) {
+    if (strcmp(argv[1], "share") == 0 && argc > 8) {
+        rc = share_mode(c, pk, argv);
+    } else if (strcmp(argv[1], "replay") == 0) {
         if (make_env(pk, argv[3], nonce, KH_MSG_OPERATOR_LIST, NULL, 0, NULL,
                      0, &env) != 0 ||
             (r = send_env(c, &env)) != 0) {
