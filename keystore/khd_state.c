@@ -546,8 +546,8 @@ int khd_seal(struct khd_ctx *ctx, const struct khd_peer *p,
     /* The incident stop: root, the daemon's uid, any admin or custodian. */
     if (!khd_peer_is_admin(ctx, p) &&
         (p->operator_roles & (KH_ROLE_ADMIN | KH_ROLE_CUSTODIAN)) == 0) {
-        return khd_fail(e, KH_ERR_DENIED, "only root, an admin or a "
-                        "custodian may seal");
+        return khd_fail(e, KH_ERR_DENIED, "only root may seal, or an "
+                        "operator with the admin or custodian role");
     }
     /* Submitted shares and a rebuilt master go too (own lock, first). */
     khd_seal_reset(ctx->seal, "sealed");
