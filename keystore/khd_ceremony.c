@@ -45,6 +45,9 @@ struct khd_seal {
     int64_t started; /* CLOCK_MONOTONIC seconds of the first share */
     unsigned have;
     struct khd_slot *slots; /* KH_SEAL_MAX_SHARES, secure heap */
+    uint8_t *ready;         /* master rebuilt for a rekey/rotation */
+    int ready_purpose;
+    int64_t ready_at;
 };
 
 static int64_t khd_now(void)
@@ -98,6 +101,11 @@ static void khd_seal_wipe_locked(struct khd_seal *s)
     s->have = 0;
     s->purpose = 0;
     s->started = 0;
+    if (s->ready != NULL) {
+        OPENSSL_secure_clear_free(s->ready, KHD_MASTER_KEY_LEN);
+        s->ready = NULL;
+    }
+    s->ready_purpose = 0;
 }
 
 void khd_seal_free(struct khd_seal *s)
@@ -114,9 +122,10 @@ void khd_seal_free(struct khd_seal *s)
 void khd_seal_reset(struct khd_seal *s, const char *why)
 {
     pthread_mutex_lock(&s->lock);
-    if (s->have > 0) {
-        khd_warn("%u submitted share(s) for %s wiped: %s", s->have,
-                 kh_purpose_name(s->purpose), why);
+    if (s->have > 0 || s->ready != NULL) {
+        khd_warn("%u submitted share(s) for %s%s wiped: %s", s->have,
+                 kh_purpose_name(s->have > 0 ? s->purpose : s->ready_purpose),
+                 s->ready != NULL ? " and the rebuilt master key" : "", why);
     }
     khd_seal_wipe_locked(s);
     pthread_mutex_unlock(&s->lock);
@@ -130,12 +139,81 @@ static void khd_seal_expire_locked(struct khd_seal *s)
                  kh_purpose_name(s->purpose), s->timeout, s->have);
         khd_seal_wipe_locked(s);
     }
+    if (s->ready != NULL && khd_now() - s->ready_at > (int64_t)s->timeout) {
+        khd_warn("master key rebuilt for %s expired after %u s: wiped",
+                 kh_purpose_name(s->ready_purpose), s->timeout);
+        khd_seal_wipe_locked(s);
+    }
+}
+
+const uint8_t *khd_ctx_seal_sha256(struct khd_ctx *ctx)
+{
+    return khd_ctx_seal(ctx)->exe_sha256;
+}
+
+int khd_seal_take_ready(struct khd_seal *s, int purpose, uint8_t *master)
+{
+    int r = KH_ERR_NOT_FOUND;
+
+    pthread_mutex_lock(&s->lock);
+    khd_seal_expire_locked(s);
+    if (s->ready != NULL && s->ready_purpose == purpose) {
+        memcpy(master, s->ready, KHD_MASTER_KEY_LEN);
+        OPENSSL_secure_clear_free(s->ready, KHD_MASTER_KEY_LEN);
+        s->ready = NULL;
+        s->ready_purpose = 0;
+        r = KH_OK;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* Keeps |master| (checked) for the rekey/rotation that asked for it. */
+static int khd_seal_set_ready(struct khd_seal *s, int purpose,
+                              const uint8_t *master)
+{
+    uint8_t *copy = OPENSSL_secure_malloc(KHD_MASTER_KEY_LEN);
+
+    if (copy == NULL) {
+        return KH_ERR_ALLOC;
+    }
+    memcpy(copy, master, KHD_MASTER_KEY_LEN);
+    pthread_mutex_lock(&s->lock);
+    if (s->ready != NULL) {
+        OPENSSL_secure_clear_free(s->ready, KHD_MASTER_KEY_LEN);
+    }
+    s->ready = copy;
+    s->ready_purpose = purpose;
+    s->ready_at = khd_now();
+    pthread_mutex_unlock(&s->lock);
+    return KH_OK;
+}
+
+/* 0 if |master| matches the stored check value. */
+static int khd_master_matches(struct khd_ctx *ctx, const uint8_t *master)
+{
+    uint8_t want[KHD_CHECK_VALUE_LEN], got[KHD_CHECK_VALUE_LEN];
+    struct kh_buf v;
+    int r;
+
+    kh_buf_init_writer(&v, KHD_CHECK_VALUE_LEN);
+    if ((r = khd_db_meta_get(khd_ctx_db(ctx), KHD_META_CHECK, &v)) == 0 &&
+        (r = khd_master_check_value(master, got)) == 0) {
+        r = kh_buf_size(&v) == sizeof(want) &&
+                    kh_buf_get_bytes(&v, want, sizeof(want)) == 0 &&
+                    CRYPTO_memcmp(want, got, sizeof(want)) == 0
+                ? KH_OK
+                : KH_ERR_TAMPERED;
+    }
+    OPENSSL_cleanse(got, sizeof(got));
+    kh_buf_free(&v);
+    return r;
 }
 
 /*- Stored ceremony facts ------------------------------------------------ */
 
 /* KH_ERR_NOT_FOUND when the keystore has no ceremony (dev or new). */
-static int khd_facts_load(struct khd_ctx *ctx, struct kh_ceremony_facts *f)
+int khd_facts_load(struct khd_ctx *ctx, struct kh_ceremony_facts *f)
 {
     struct kh_buf v, rd;
     int r;
@@ -155,8 +233,8 @@ static int khd_facts_load(struct khd_ctx *ctx, struct kh_ceremony_facts *f)
 /*- CEREMONY_INIT --------------------------------------------------------- */
 
 /* Checks the participants; counts custodians into |*n|. */
-static int khd_init_check(const struct kh_ceremony_init_request *req,
-                          unsigned *n, struct khd_error *e)
+int khd_init_check(const struct kh_ceremony_init_request *req,
+                   int need_admin, unsigned *n, struct khd_error *e)
 {
     unsigned admins = 0;
     int r;
@@ -186,7 +264,7 @@ static int khd_init_check(const struct kh_ceremony_init_request *req,
         return khd_fail(e, KH_ERR_INVALID_ARGUMENT,
                         "a ceremony needs 1 to 255 custodians, not %u", *n);
     }
-    if (admins == 0) {
+    if (need_admin && admins == 0) {
         return khd_fail(e, KH_ERR_INVALID_ARGUMENT,
                         "a ceremony needs at least one admin");
     }
@@ -293,37 +371,24 @@ out:
     return r;
 }
 
-/*
- * Generates the master key and the share set for |req| into |rep|, and
- * stores everything. The master key and the shares never leave this
- * function unboxed.
- */
-static int khd_init_run(struct khd_ctx *ctx,
-                        const struct kh_ceremony_init_request *req,
-                        unsigned n, struct kh_ceremony_init_reply *rep,
-                        struct khd_error *e)
+int khd_share_set(const uint8_t *master,
+                  const struct kh_ceremony_init_request *req, unsigned n,
+                  struct kh_ceremony_init_reply *rep, struct khd_error *e)
 {
-    struct kh_shamir_share *shares = NULL;
-    uint8_t check[KHD_CHECK_VALUE_LEN];
-    uint8_t *master = NULL;
-    struct khd_init_store st = { khd_ctx_db(ctx), req, &rep->facts, check };
+    struct kh_shamir_share *shares;
     unsigned k = 0;
     int r;
 
-    if ((master = OPENSSL_secure_malloc(KHD_MASTER_KEY_LEN)) == NULL ||
-        (shares = OPENSSL_secure_zalloc(n * sizeof(*shares))) == NULL) {
-        r = khd_fail(e, KH_ERR_ALLOC, "out of secure memory");
-        goto out;
+    if ((shares = OPENSSL_secure_zalloc(n * sizeof(*shares))) == NULL) {
+        return khd_fail(e, KH_ERR_ALLOC, "out of secure memory");
     }
     rep->facts.m = req->threshold;
     rep->facts.n = (uint8_t)n;
     rep->facts.created = (uint64_t)time(NULL);
-    if (RAND_priv_bytes(master, KHD_MASTER_KEY_LEN) != 1 ||
-        RAND_bytes(rep->facts.id, sizeof(rep->facts.id)) != 1 ||
-        (r = kh_shamir_split(master, KHD_MASTER_KEY_LEN, req->threshold, n,
-                             shares)) != 0 ||
-        (r = khd_master_check_value(master, check)) != 0) {
-        r = khd_fail(e, KH_ERR_CRYPTO, "cannot generate the master key");
+    if (RAND_bytes(rep->facts.id, sizeof(rep->facts.id)) != 1 ||
+        kh_shamir_split(master, KHD_MASTER_KEY_LEN, req->threshold, n,
+                        shares) != 0) {
+        r = khd_fail(e, KH_ERR_CRYPTO, "cannot split the master key");
         goto out;
     }
     for (uint32_t i = 0; i < req->n_ops; i++) {
@@ -339,12 +404,42 @@ static int khd_init_run(struct khd_ctx *ctx,
         k++;
     }
     snprintf(rep->version, sizeof(rep->version), "%s", KH_VERSION);
+    r = KH_OK;
+out:
+    OPENSSL_secure_clear_free(shares, n * sizeof(*shares));
+    return r;
+}
+
+/*
+ * Generates the master key and the share set for |req| into |rep|, and
+ * stores everything. The master key and the shares never leave this
+ * function unboxed.
+ */
+static int khd_init_run(struct khd_ctx *ctx,
+                        const struct kh_ceremony_init_request *req,
+                        unsigned n, struct kh_ceremony_init_reply *rep,
+                        struct khd_error *e)
+{
+    uint8_t check[KHD_CHECK_VALUE_LEN];
+    uint8_t *master = NULL;
+    struct khd_init_store st = { khd_ctx_db(ctx), req, &rep->facts, check };
+    int r;
+
+    if ((master = OPENSSL_secure_malloc(KHD_MASTER_KEY_LEN)) == NULL) {
+        r = khd_fail(e, KH_ERR_ALLOC, "out of secure memory");
+        goto out;
+    }
+    if (RAND_priv_bytes(master, KHD_MASTER_KEY_LEN) != 1 ||
+        (r = khd_master_check_value(master, check)) != 0) {
+        r = khd_fail(e, KH_ERR_CRYPTO, "cannot generate the master key");
+        goto out;
+    }
+    if ((r = khd_share_set(master, req, n, rep, e)) != 0) {
+        goto out;
+    }
     memcpy(rep->sha256, khd_ctx_seal(ctx)->exe_sha256, sizeof(rep->sha256));
     r = khd_ctx_init_master(ctx, master, khd_init_store_fn, &st, e);
 out:
-    if (shares != NULL) {
-        OPENSSL_secure_clear_free(shares, n * sizeof(*shares));
-    }
     if (master != NULL) {
         OPENSSL_secure_clear_free(master, KHD_MASTER_KEY_LEN);
     }
@@ -385,7 +480,7 @@ int khd_handle_ceremony_init(struct khd_ctx *ctx, const struct khd_peer *p,
                      "keyholder is already initialized");
         goto out;
     }
-    if ((r = khd_init_check(req, &n, e)) != 0 ||
+    if ((r = khd_init_check(req, 1, &n, e)) != 0 ||
         (r = khd_init_run(ctx, req, n, rep, e)) != 0 ||
         (r = kh_ceremony_reply_encode(reply, rep)) != 0) {
         goto out;
@@ -488,6 +583,7 @@ int khd_handle_unseal_info(struct khd_ctx *ctx, const struct khd_peer *p,
     khd_seal_expire_locked(s);
     info->purpose = (uint8_t)s->purpose;
     info->have = (uint8_t)s->have;
+    info->rekey_ready = (uint8_t)s->ready_purpose;
     for (unsigned i = 0; i < s->have; i++) {
         snprintf(info->who[i], sizeof(info->who[i]), "%s", s->slots[i].who);
     }
@@ -497,6 +593,7 @@ int khd_handle_unseal_info(struct khd_ctx *ctx, const struct khd_peer *p,
         info->seconds_left = left > 0 ? (uint32_t)left : 0;
     }
     pthread_mutex_unlock(&s->lock);
+    info->pending = (uint8_t)khd_rekey_pending(ctx);
     r = kh_unseal_info_encode(reply, info);
 out:
     free(info);
@@ -657,10 +754,6 @@ int khd_handle_unseal_share(struct khd_ctx *ctx, const struct khd_peer *p,
         return khd_fail(e, KH_ERR_AUTH_FAILED, "a share must come signed by "
                         "its custodian (khadmin --as NAME --key KEY)");
     }
-    if (req.purpose != KH_PURPOSE_UNSEAL) {
-        return khd_fail(e, KH_ERR_UNSUPPORTED, "%s is not available yet",
-                        kh_purpose_name(req.purpose));
-    }
     if ((f = calloc(1, sizeof(*f))) == NULL ||
         (y = OPENSSL_secure_malloc(KHD_MASTER_KEY_LEN)) == NULL ||
         (master = OPENSSL_secure_malloc(KHD_MASTER_KEY_LEN)) == NULL) {
@@ -674,9 +767,16 @@ int khd_handle_unseal_share(struct khd_ctx *ctx, const struct khd_peer *p,
                                          : "");
         goto out;
     }
-    if (khd_ctx_state(ctx) != KH_STATE_SEALED) {
+    if (req.purpose == KH_PURPOSE_UNSEAL &&
+        khd_ctx_state(ctx) != KH_STATE_SEALED) {
         r = khd_fail(e, KH_ERR_INVALID_ARGUMENT, "keyholder is already "
                      "unsealed");
+        goto out;
+    }
+    if (req.purpose != KH_PURPOSE_UNSEAL &&
+        khd_ctx_state(ctx) != KH_STATE_UNSEALED) {
+        r = khd_fail(e, KH_ERR_SEALED, "%s needs an unsealed keyholder",
+                     kh_purpose_name(req.purpose));
         goto out;
     }
     if ((r = khd_share_open(s, p, f, &req, y, e)) != 0) {
@@ -695,13 +795,25 @@ int khd_handle_unseal_share(struct khd_ctx *ctx, const struct khd_peer *p,
     }
     khd_info("custodian %s submitted share %u: %u of %u",
              p->operator_name, req.x, pr.have, pr.m);
-    if (pr.done) {
+    if (pr.done && req.purpose == KH_PURPOSE_UNSEAL) {
         if ((r = khd_ctx_unseal_master(ctx, master, e)) != 0) {
             khd_err("unseal failed: %s", e->reason);
             goto out;
         }
         khd_warn("unsealed by %u custodian share(s); the shares are wiped",
                  pr.m);
+    } else if (pr.done) {
+        if (khd_master_matches(ctx, master) != 0) {
+            r = khd_fail(e, KH_ERR_TAMPERED, "the rebuilt master key does "
+                         "not match this keystore");
+            goto out;
+        }
+        if ((r = khd_seal_set_ready(s, req.purpose, master)) != 0) {
+            r = khd_fail(e, r, "out of secure memory");
+            goto out;
+        }
+        khd_warn("master key rebuilt from %u custodian share(s) for %s; "
+                 "the shares are wiped", pr.m, kh_purpose_name(req.purpose));
     }
     r = kh_unseal_progress_encode(reply, &pr);
 out:

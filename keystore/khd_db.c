@@ -626,8 +626,16 @@ int khd_db_write_rewrite(struct khd_db_write *w, int table,
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         kh_buf_reset(&nv);
-        if ((r = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size, &nv)) !=
-            0) {
+        r = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size, &nv);
+        if (r == KHD_DB_REWRITE_DELETE) {
+            r = KH_OK;
+            if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+                r = khd_db_fail("delete", rc);
+                break;
+            }
+            continue;
+        }
+        if (r != 0) {
             break;
         }
         if (kh_buf_size(&nv) > 0) {

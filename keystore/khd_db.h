@@ -109,8 +109,10 @@ KH_MUST_CHECK int khd_db_write_get(struct khd_db_write *w, int table,
                                    struct kh_buf *out);
 /*
  * Calls |fn| for every entry of |table|; a value |fn| writes into |newval|
- * replaces the entry's. A non-zero return from |fn| stops and is returned.
+ * replaces the entry's; KHD_DB_REWRITE_DELETE deletes the entry. Any other
+ * non-zero return from |fn| stops and is returned.
  */
+#define KHD_DB_REWRITE_DELETE 1
 KH_MUST_CHECK int khd_db_write_rewrite(
     struct khd_db_write *w, int table,
     int (*fn)(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,

@@ -205,6 +205,9 @@ static const struct {
     { KH_MSG_UNSEAL_INFO, "unseal-info", khd_handle_unseal_info, NULL },
     { KH_MSG_UNSEAL_SHARE, "unseal-share", khd_handle_unseal_share, NULL },
     { KH_MSG_UNSEAL_RESET, "unseal-reset", NULL, khd_unseal_reset },
+    { KH_MSG_REKEY_PREPARE, "rekey-prepare", khd_handle_rekey_prepare, NULL },
+    { KH_MSG_REKEY_COMMIT, "rekey-commit", NULL, khd_rekey_commit },
+    { KH_MSG_REKEY_ABORT, "rekey-abort", NULL, khd_rekey_abort },
 };
 
 /* A decode failure names the field problem; others keep the handler's. */

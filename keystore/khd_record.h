@@ -20,6 +20,8 @@
 
 #define KHD_RECORD_MAGIC 0x4b485231u /* "KHR1" */
 #define KHD_RECORD_MAX_LEN (80u * 1024)
+/* khd_mac label of stored certificates: der || MAC(name, der). */
+#define KHD_CERT_MAC_LABEL "keyholder/cert/v1"
 
 /* Appends a record for |meta| with |priv| wrapped under |kek| to |out|. */
 KH_MUST_CHECK int khd_record_seal(const struct khd_kek *kek,

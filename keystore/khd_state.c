@@ -73,6 +73,9 @@ int khd_fail(struct khd_error *e, int code, const char *fmt, ...)
     return code;
 }
 
+static int khd_require_unsealed(const struct khd_ctx *ctx,
+                                struct khd_error *e);
+
 /*- Key cache -------------------------------------------------------- */
 
 static unsigned khd_cache_hash(const char *name, uint32_t version)
@@ -467,6 +470,49 @@ int khd_ctx_unseal_master(struct khd_ctx *ctx, const uint8_t *master,
         r = khd_fail(e, r, "the rebuilt master key does not match this "
                      "keystore: %s", kh_strerror(r));
     }
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
+}
+
+int khd_ctx_wrap(struct khd_ctx *ctx, const uint8_t *aad, size_t aadlen,
+                 const uint8_t *pt, size_t ptlen, struct kh_buf *out,
+                 struct khd_error *e)
+{
+    int r;
+
+    pthread_rwlock_rdlock(&ctx->lock);
+    if ((r = khd_require_unsealed(ctx, e)) == 0 &&
+        (r = khd_wrap(ctx->kek, aad, aadlen, pt, ptlen, out)) != 0) {
+        r = khd_fail(e, r, "cannot wrap: %s", kh_strerror(r));
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
+}
+
+int khd_ctx_rekey(struct khd_ctx *ctx,
+                  int (*fn)(void *arg, const struct khd_kek *kek,
+                            struct khd_kek **new_kek),
+                  void *arg, struct khd_error *e)
+{
+    struct khd_kek *nk = NULL;
+    int r;
+
+    pthread_rwlock_wrlock(&ctx->lock);
+    if ((r = khd_require_unsealed(ctx, e)) != 0) {
+        goto out;
+    }
+    if ((r = fn(arg, ctx->kek, &nk)) != 0) {
+        if (e->reason[0] == '\0') {
+            khd_fail(e, r, "cannot commit: %s", kh_strerror(r));
+        }
+        goto out;
+    }
+    if (nk != NULL) {
+        khd_cache_wipe(ctx); /* keys unwrapped under the old KEK */
+        khd_kek_free(ctx->kek);
+        ctx->kek = nk;
+    }
+out:
     pthread_rwlock_unlock(&ctx->lock);
     return r;
 }
@@ -1023,7 +1069,7 @@ static int khd_cert_key(struct khd_ctx *ctx, const struct khd_peer *p,
     return KH_OK;
 }
 
-#define KHD_CERT_LABEL "keyholder/cert/v1"
+#define KHD_CERT_LABEL KHD_CERT_MAC_LABEL
 
 /*
  * Certificates are public but must not be swapped on disk (an old or

@@ -176,6 +176,25 @@ KH_MUST_CHECK int khd_ctx_unseal_master(struct khd_ctx *ctx,
                                         const uint8_t *master,
                                         struct khd_error *e);
 
+struct khd_kek;
+struct kh_buf;
+/* khd_wrap under the current KEK (UNSEALED only). */
+KH_MUST_CHECK int khd_ctx_wrap(struct khd_ctx *ctx, const uint8_t *aad,
+                               size_t aadlen, const uint8_t *pt,
+                               size_t ptlen, struct kh_buf *out,
+                               struct khd_error *e);
+/*
+ * Rekey/rotation commit: under the exclusive lock (no signer runs), if
+ * UNSEALED, calls |fn| with the current KEK. |fn| commits its LMDB
+ * transaction and may return a new KEK, which replaces the old one (the
+ * cache of unwrapped keys is wiped).
+ */
+KH_MUST_CHECK int khd_ctx_rekey(struct khd_ctx *ctx,
+                                int (*fn)(void *arg,
+                                          const struct khd_kek *kek,
+                                          struct khd_kek **new_kek),
+                                void *arg, struct khd_error *e);
+
 /* 1 if |p| may use the key described by |meta|. */
 int khd_peer_may_use(const struct khd_peer *p, const struct kh_key_info *meta);
 
