@@ -88,6 +88,8 @@ struct kh_unseal_info;
 int kha_unseal_info(struct kh_client *c, struct kh_unseal_info *out);
 void kha_unseal_print_text(const struct kh_unseal_info *ui);
 void kha_unseal_print_json(const struct kh_unseal_info *ui);
+int kha_cmd_rekey(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_rotate_master(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_add(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_list(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_remove(struct kha_globals *g, int argc, char **argv);

@@ -28,19 +28,8 @@
     "[--witness NAME]...\n"                                                 \
     "       [--location TEXT] [--note TEXT] --out DIR"
 
-struct kha_init {
-    struct kh_ceremony_init_request req;
-    const char *out;
-    const char *location;
-    const char *note;
-    const char *witnesses[KH_CEREMONY_MAX_WITNESSES];
-    unsigned n_witnesses;
-    int threshold;
-    int dev;
-};
-
 /* Adds NAME=PUB.pem with |role|; one person may hold several roles. */
-static int kha_init_add(struct kha_init *in, const char *arg, uint32_t role)
+int kha_init_add(struct kha_init *in, const char *arg, uint32_t role)
 {
     struct kh_ceremony_init_request *req = &in->req;
     struct kh_operator op = { .roles = role };

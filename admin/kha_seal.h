@@ -11,6 +11,20 @@
 #include "kh_seal.h"
 #include "kha.h"
 
+/* The participants and facts of a ceremony as given on the command line. */
+struct kha_init {
+    struct kh_ceremony_init_request req;
+    const char *out;
+    const char *location;
+    const char *note;
+    const char *witnesses[KH_CEREMONY_MAX_WITNESSES];
+    unsigned n_witnesses;
+    int threshold;
+    int dev;
+};
+/* Adds NAME=PUB.pem with |role| to |in| (merging one person's roles). */
+int kha_init_add(struct kha_init *in, const char *arg, uint32_t role);
+
 /* Writes |len| bytes to DIR/NAME (a new file, |mode|), fsynced. */
 int kha_write_new_file(const char *dir, const char *name, const void *p,
                        size_t len, mode_t mode);

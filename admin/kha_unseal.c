@@ -21,8 +21,8 @@
 #include "kha_seal.h"
 
 #define KHA_UNSEAL_USAGE                                                    \
-    "unseal --share FILE [--as NAME] --key KEY [--pass SPEC] | --reset | "  \
-    "--dev"
+    "unseal --share FILE [--as NAME] --key KEY [--pass SPEC] "              \
+    "[--for rekey|rotate-master] | --reset | --dev"
 
 int kha_unseal_info(struct kh_client *c, struct kh_unseal_info *out)
 {
@@ -263,10 +263,11 @@ int kha_cmd_unseal(struct kha_globals *g, int argc, char **argv)
         { "as", required_argument, NULL, 'a' },
         { "key", required_argument, NULL, 'k' },
         { "pass", required_argument, NULL, 'p' },
+        { "for", required_argument, NULL, 'f' },
         { NULL, 0, NULL, 0 },
     };
     const char *share = NULL;
-    int reset = 0, dev = 0, c;
+    int reset = 0, dev = 0, c, purpose = KH_PURPOSE_UNSEAL;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -276,6 +277,16 @@ int kha_cmd_unseal(struct kha_globals *g, int argc, char **argv)
         case 'a': g->as = optarg; break;
         case 'k': g->key = optarg; break;
         case 'p': g->pass = optarg; break;
+        case 'f':
+            if (strcmp(optarg, "rekey") == 0) {
+                purpose = KH_PURPOSE_REKEY;
+            } else if (strcmp(optarg, "rotate-master") == 0) {
+                purpose = KH_PURPOSE_ROTATE;
+            } else {
+                return kha_usage_error(KHA_UNSEAL_USAGE, "--for rekey or "
+                                       "rotate-master");
+            }
+            break;
         default: return kha_usage_error(KHA_UNSEAL_USAGE, "bad option");
         }
     }
@@ -291,5 +302,5 @@ int kha_cmd_unseal(struct kha_globals *g, int argc, char **argv)
         return kha_unseal_simple(g, KH_MSG_UNSEAL_RESET, "unseal --reset",
                                  "submitted shares wiped");
     }
-    return kha_share_submit(g, share, KH_PURPOSE_UNSEAL);
+    return kha_share_submit(g, share, purpose);
 }

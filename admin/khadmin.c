@@ -38,6 +38,14 @@ static const struct kha_command kha_commands[] = {
     { "key", "ref", kha_cmd_key_ref, "key ref NAME [--version N]" },
     { "cert", "import", kha_cmd_cert_import, "cert import NAME FILE" },
     { "cert", "show", kha_cmd_cert_show, "cert show NAME [--pem] [--json]" },
+    { NULL, "rekey", kha_cmd_rekey,
+      "rekey --threshold M --custodian NAME=PUB.pem... --out DIR "
+      "[--prepare-only] | --commit | --abort" },
+    { NULL, "rotate-master", kha_cmd_rotate_master,
+      "rotate-master [--threshold M --custodian NAME=PUB.pem...] --out DIR "
+      "[--prepare-only] | --commit | --abort\n"
+      "  (first M custodians: unseal --for rekey|rotate-master --share FILE "
+      "--key KEY)" },
     { "operator", "add", kha_cmd_operator_add,
       "operator add NAME --role ROLE [--role ROLE]... --pubkey FILE.pem\n"
       "  ROLE: admin approver custodian auditor; key: EC P-256 or P-384" },
