@@ -93,5 +93,7 @@ int kha_cmd_rotate_master(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_add(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_list(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_remove(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_ceremony_sign(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_ceremony_verify(struct kha_globals *g, int argc, char **argv);
 
 #endif /* KHA_H */

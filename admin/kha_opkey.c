@@ -84,10 +84,11 @@ static int kha_pass_cb(char *buf, int size, int rwflag, void *u)
             return -1;
         }
     } else if (env != NULL) {
-        if (strlen(env) >= (size_t)size) {
+        /* The same syntax as --pass (pass:TEXT, env:VAR, file:PATH). */
+        if (kha_pass_resolve(env, buf, (size_t)size) != KH_OK) {
+            pc->bad_spec = 1;
             return -1;
         }
-        memcpy(buf, env, strlen(env) + 1);
     } else if (isatty(STDIN_FILENO)) {
         snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", pc->uri);
         if (EVP_read_pw_string(buf, size, prompt, 0) != 0) {
@@ -172,7 +173,9 @@ int kha_opkey_load(const char *uri, const char *pass_spec, EVP_PKEY **out)
     }
     if (pc.bad_spec) {
         return kha_opkey_fail(uri, KH_ERR_AUTH_FAILED,
-                              "cannot read the passphrase from --pass");
+                              "cannot read the passphrase from --pass or "
+                              "$KHADMIN_KEY_PASS (pass:TEXT, env:VAR or "
+                              "file:PATH)");
     }
     if (pc.unavailable) {
         return kha_opkey_fail(uri, KH_ERR_AUTH_FAILED,

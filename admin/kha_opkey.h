@@ -4,8 +4,8 @@
  * smart card through another provider).
  *
  * Passphrase: |pass_spec| in openssl's syntax ("pass:TEXT", "env:VAR",
- * "file:PATH", first line), else $KHADMIN_KEY_PASS, else a prompt when
- * stdin is a terminal. It is asked for only if the key is encrypted, and
+ * "file:PATH", first line), else $KHADMIN_KEY_PASS in the same syntax,
+ * else a prompt when stdin is a terminal. It is asked for only if the key is encrypted, and
  * cleansed after use.
  */
 #ifndef KHA_OPKEY_H

@@ -51,6 +51,10 @@ static const struct kha_command kha_commands[] = {
       "  ROLE: admin approver custodian auditor; key: EC P-256 or P-384" },
     { "operator", "list", kha_cmd_operator_list, "operator list [--json]" },
     { "operator", "remove", kha_cmd_operator_remove, "operator remove NAME" },
+    { "ceremony", "sign", kha_cmd_ceremony_sign,
+      "ceremony sign --record FILE --as NAME --key KEY [--pass SPEC]" },
+    { "ceremony", "verify", kha_cmd_ceremony_verify,
+      "ceremony verify --record FILE [--offline] [--json]" },
 };
 
 #define KHA_N_COMMANDS (sizeof(kha_commands) / sizeof(kha_commands[0]))
