@@ -12,6 +12,8 @@
 #include <string.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/objects.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -66,19 +68,48 @@ static const struct kh_box_curve *kh_box_curve_by_id(uint8_t id)
     return NULL;
 }
 
-/* The uncompressed public point of |pkey| into |out| (point_len bytes). */
+/* Re-encodes a compressed point |in| as uncompressed into |out|. */
+static int kh_box_uncompress(const struct kh_box_curve *cv, const uint8_t *in,
+                             size_t inlen, uint8_t *out)
+{
+    EC_GROUP *g;
+    EC_POINT *pt = NULL;
+    int r = KH_ERR_CRYPTO;
+
+    if ((g = EC_GROUP_new_by_curve_name(OBJ_sn2nid(cv->group))) != NULL &&
+        (pt = EC_POINT_new(g)) != NULL &&
+        EC_POINT_oct2point(g, pt, in, inlen, NULL) == 1 &&
+        EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, out,
+                           cv->point_len, NULL) == cv->point_len) {
+        r = KH_OK;
+    }
+    EC_POINT_free(pt);
+    EC_GROUP_free(g);
+    return r;
+}
+
+/*
+ * The uncompressed public point of |pkey| into |out| (point_len bytes),
+ * whatever form the key was imported in (a compressed SPKI keeps its
+ * form in OpenSSL's encoding).
+ */
 static int kh_box_point(EVP_PKEY *pkey, const struct kh_box_curve *cv,
                         uint8_t *out)
 {
+    uint8_t enc[KH_BOX_MAX_POINT];
     size_t len = 0;
 
     if (EVP_PKEY_get_octet_string_param(pkey,
                                         OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                        out, KH_BOX_MAX_POINT, &len) != 1 ||
-        len != cv->point_len || out[0] != 0x04) {
+                                        enc, sizeof(enc), &len) != 1 ||
+        len == 0) {
         return KH_ERR_CRYPTO;
     }
-    return KH_OK;
+    if (len == cv->point_len && enc[0] == 0x04) {
+        memcpy(out, enc, len);
+        return KH_OK;
+    }
+    return kh_box_uncompress(cv, enc, len, out);
 }
 
 /* Z = ECDH(priv, peer) into |z| (*zlen bytes, at most KH_BOX_MAX_SECRET). */

@@ -1,5 +1,6 @@
 /* Unit tests: ECIES boxes (kh_box.c). */
 #include <string.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -285,6 +286,51 @@ static void test_size_limits(void)
     OPENSSL_free(big);
 }
 
+/* A key imported from a compressed-point SPKI (OpenSSL keeps that form
+ * in the key's encoding) works as recipient and, in a compressed-form
+ * private key, for opening. */
+static void test_compressed_keys(void)
+{
+    EVP_PKEY *keys[2] = { p256, p384 };
+
+    for (int i = 0; i < 2; i++) {
+        EVP_PKEY *cpub = NULL, *cpriv = EVP_PKEY_dup(keys[i]);
+        uint8_t *der = NULL, *pt;
+        const uint8_t *p;
+        size_t ptlen;
+        struct kh_buf w;
+        int n;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cpriv);
+        CU_ASSERT_EQUAL_FATAL(EVP_PKEY_set_utf8_string_param(
+                                  cpriv,
+                                  OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                  "compressed"), 1);
+        n = i2d_PUBKEY(cpriv, &der);
+        CU_ASSERT_FATAL(n > 0);
+        CU_ASSERT_EQUAL(n, i == 0 ? 59 : 72); /* compressed SPKI sizes */
+        p = der;
+        cpub = d2i_PUBKEY(NULL, &p, n);
+        OPENSSL_free(der);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(cpub);
+        kh_buf_init_writer(&w, KH_BOX_MAX_LEN);
+        CU_ASSERT_EQUAL(kh_box_seal(cpub, "share", aad, sizeof(aad), secret,
+                                    sizeof(secret), &w), 0);
+        CU_ASSERT_EQUAL(kh_buf_data(&w)[2], 0x04);
+        CU_ASSERT_EQUAL(kh_box_open(keys[i], "share", aad, sizeof(aad),
+                                    kh_buf_data(&w), kh_buf_size(&w), &pt,
+                                    &ptlen), 0);
+        OPENSSL_secure_clear_free(pt, ptlen);
+        CU_ASSERT_EQUAL(kh_box_open(cpriv, "share", aad, sizeof(aad),
+                                    kh_buf_data(&w), kh_buf_size(&w), &pt,
+                                    &ptlen), 0);
+        OPENSSL_secure_clear_free(pt, ptlen);
+        kh_buf_free(&w);
+        EVP_PKEY_free(cpub);
+        EVP_PKEY_free(cpriv);
+    }
+}
+
 static void test_teardown(void)
 {
     EVP_PKEY_free(p256);
@@ -303,6 +349,7 @@ static const struct kh_test tests[] = {
     KH_TEST(test_malformed),
     KH_TEST(test_unsupported_keys),
     KH_TEST(test_size_limits),
+    KH_TEST(test_compressed_keys),
     KH_TEST(test_teardown),
     { 0 },
 };
