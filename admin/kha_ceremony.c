@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 
 #include "kh_ceremony.h"
+#include "kh_seal.h"
 #include "kha.h"
 #include "kha_opkey.h"
 
@@ -230,22 +231,136 @@ static const char *kha_sig_status(int r)
     }
 }
 
-/*
- * Hook: compare the record with the running keyholder (ceremony id,
- * threshold, share count, commitments, operators, keyholderd version and
- * binary hash). Needs a daemon message (CEREMONY_INFO, issue 5 part B)
- * that is not on main yet: until it is, returns KHA_MATCH_UNAVAILABLE and
- * verify says so. Returns KHA_MATCH_OK when it matches, KHA_MATCH_DIFFERS
- * after naming the first difference on stderr.
- */
 enum { KHA_MATCH_OK = 0, KHA_MATCH_UNAVAILABLE = 1, KHA_MATCH_DIFFERS = -1 };
 
+static int kha_differs(const char *what)
+{
+    fprintf(stderr, "khadmin: the record does not match the running "
+                    "keyholder: %s\n", what);
+    return KHA_MATCH_DIFFERS;
+}
+
+/* The share facts: id, M, N, and for each x its custodian, key, commitment. */
+static int kha_match_facts(const struct kh_ceremony_record *rec,
+                           const struct kh_ceremony_facts *f)
+{
+    char why[160];
+
+    if (memcmp(rec->ceremony_id, f->id, KH_CEREMONY_ID_LEN) != 0) {
+        return kha_differs("another ceremony id (the record is from an "
+                           "earlier ceremony, or another keyholder)");
+    }
+    if (rec->threshold != f->m || rec->count != f->n) {
+        snprintf(why, sizeof(why), "threshold/shares %u/%u, keyholder has "
+                 "%u/%u", rec->threshold, rec->count, f->m, f->n);
+        return kha_differs(why);
+    }
+    for (unsigned i = 0; i < f->n; i++) {
+        const struct kh_share_fact *sf = &f->shares[i];
+        int p = kh_ceremony_find(rec, sf->custodian);
+        uint8_t fpr[KH_FPR_LEN];
+
+        if (p < 0 || rec->participants[p].share_index != sf->x) {
+            snprintf(why, sizeof(why), "share %u is held by %s in the "
+                     "keyholder, not in the record", sf->x, sf->custodian);
+            return kha_differs(why);
+        }
+        if (kh_spki_fingerprint(rec->participants[p].spki,
+                                rec->participants[p].spki_len, fpr) != 0 ||
+            memcmp(fpr, sf->fpr, KH_FPR_LEN) != 0 ||
+            memcmp(rec->participants[p].commitment, sf->commitment,
+                   KH_COMMITMENT_LEN) != 0) {
+            snprintf(why, sizeof(why), "%s's key or share commitment "
+                     "differs", sf->custodian);
+            return kha_differs(why);
+        }
+    }
+    return KHA_MATCH_OK;
+}
+
+/* Participants who are operators now must have the same key and roles. */
+static int kha_match_operators(const struct kh_ceremony_record *rec,
+                               const struct kh_ceremony_info *info)
+{
+    char why[160];
+
+    for (unsigned i = 0; i < rec->n_participants; i++) {
+        const struct kh_ceremony_participant *p = &rec->participants[i];
+        const struct kh_operator *op = NULL;
+
+        for (uint32_t k = 0; k < info->n_ops; k++) {
+            if (strcmp(info->ops[k].name, p->name) == 0) {
+                op = &info->ops[k];
+            }
+        }
+        if (op == NULL) {
+            fprintf(stderr, "khadmin: note: %s is no longer an operator\n",
+                    p->name);
+        } else if (op->spki_len != p->spki_len ||
+                   memcmp(op->spki, p->spki, p->spki_len) != 0) {
+            snprintf(why, sizeof(why), "operator %s has another key now",
+                     p->name);
+            return kha_differs(why);
+        } else if (op->roles != p->roles) {
+            fprintf(stderr, "khadmin: note: %s's roles changed since the "
+                            "ceremony\n", p->name);
+        }
+    }
+    return KHA_MATCH_OK;
+}
+
+/*
+ * Compares the record with the running keyholder (CEREMONY_INFO): the
+ * ceremony id, threshold, share count, who holds which share with which
+ * key and commitment, keyholderd's version and binary SHA-256, and the
+ * keys of the participants who are still operators. KHA_MATCH_OK,
+ * KHA_MATCH_DIFFERS after naming the first difference on stderr, or
+ * KHA_MATCH_UNAVAILABLE when the daemon cannot be asked (said why).
+ */
 static int kha_ceremony_match_daemon(struct kha_globals *g,
                                      const struct kh_ceremony_record *rec)
 {
-    (void)g;
-    (void)rec;
-    return KHA_MATCH_UNAVAILABLE;
+    struct kh_ceremony_info *info;
+    struct kh_client *c;
+    struct kh_buf reply;
+    char why[160];
+    int r;
+
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_MATCH_UNAVAILABLE;
+    }
+    if ((info = calloc(1, sizeof(*info))) == NULL) {
+        kh_client_free(c);
+        return KHA_MATCH_UNAVAILABLE;
+    }
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    if ((r = kh_client_call(c, KH_MSG_CEREMONY_INFO, NULL, 0, 1, &reply)) !=
+        0) {
+        fprintf(stderr, "khadmin: cannot read the keyholder's ceremony: "
+                        "%s (%s)\n",
+                kh_client_reason(c)[0] != '\0' ? kh_client_reason(c)
+                                                : kh_strerror(r),
+                kh_errname(r));
+        r = r == KH_ERR_NOT_FOUND ? kha_differs("it has no ceremony")
+                                  : KHA_MATCH_UNAVAILABLE;
+    } else if (kh_ceremony_info_decode(&reply, info) != 0) {
+        fprintf(stderr, "khadmin: malformed CEREMONY_INFO reply\n");
+        r = KHA_MATCH_UNAVAILABLE;
+    } else if ((r = kha_match_facts(rec, &info->facts)) == KHA_MATCH_OK) {
+        if (strcmp(rec->khd_version, info->version) != 0 ||
+            memcmp(rec->khd_sha256, info->sha256, 32) != 0) {
+            snprintf(why, sizeof(why), "the running keyholderd (version "
+                     "%s) is not the binary the record names (version %s, "
+                     "by SHA-256)", info->version, rec->khd_version);
+            r = kha_differs(why);
+        } else {
+            r = kha_match_operators(rec, info);
+        }
+    }
+    kh_buf_free(&reply);
+    free(info);
+    kh_client_free(c);
+    return r;
 }
 
 static void kha_verify_json(const char *path,
@@ -320,8 +435,8 @@ int kha_cmd_ceremony_verify(struct kha_globals *g, int argc, char **argv)
         daemon = r == KHA_MATCH_OK;
         if (!daemon) {
             fprintf(stderr, "khadmin: note: the record was not compared "
-                            "with the running keyholder (not supported by "
-                            "this keyholderd yet)\n");
+                            "with the running keyholder (--offline to "
+                            "skip the comparison)\n");
         }
     }
     if (g->json) {
@@ -331,6 +446,10 @@ int kha_cmd_ceremony_verify(struct kha_globals *g, int argc, char **argv)
             kha_roles_text(rec->participants[i].roles, roles, sizeof(roles));
             printf("%-20s %-32s signature %s\n", rec->participants[i].name,
                    roles, kha_sig_status(status[i]));
+        }
+        if (daemon) {
+            printf("the record matches the running keyholder (keyholderd "
+                   "%s)\n", rec->khd_version);
         }
     }
     if (first_bad >= 0) {

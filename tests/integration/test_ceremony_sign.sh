@@ -127,4 +127,33 @@ kh_expect_fail 1 "cannot open" \
 kh_expect_fail 2 "record is required" "$KHADMIN" ceremony verify --offline
 kh_ok "truncated, extended, missing: refused; usage errors exit 2"
 
+# Against a real ceremony: the record khadmin init wrote, signed by all,
+# matches the running keyholder; the fixture's record (another ceremony)
+# does not, and a keyholder without a ceremony matches nothing.
+kh_start
+kh_expect_fail 1 "it has no ceremony" \
+    "$KHADMIN" ceremony verify --record "$REC"
+openssl pkey -in bob.pem -passin pass:bob-secret -out bob.plain.pem
+openssl pkey -in carol.pem -passin pass:carol-secret -out carol.plain.pem
+"$KHADMIN" init --threshold 2 --custodian alice=alice.pub \
+    --custodian bob=bob.pub --admin carol=carol.pub --out "$WORK/cer" \
+    >/dev/null
+LIVE=$WORK/cer/ceremony.json
+kh_expect_fail 1 "alice's signature is missing" \
+    "$KHADMIN" ceremony verify --record "$LIVE"
+for who in alice bob carol; do
+    key=$who.pem
+    [ $who = alice ] || key=$who.plain.pem
+    "$KHADMIN" ceremony sign --record "$LIVE" --as $who --key "$key" \
+        >/dev/null
+done
+"$KHADMIN" ceremony verify --record "$LIVE" >out 2>err ||
+    kh_fail "verify of the live record: $(cat err)"
+grep -q "matches the running keyholder" out || kh_fail "verify: $(cat out)"
+kh_expect_fail 1 "another ceremony id" \
+    "$KHADMIN" ceremony verify --record "$REC"
+"$KHADMIN" ceremony verify --record "$REC" --offline >/dev/null
+kh_ok "a signed record from khadmin init matches the running keyholder; another ceremony's does not"
+kh_stop
+
 kh_pass
