@@ -1,7 +1,10 @@
 /* Unit tests: operator authentication codecs (keystore/proto/kh_auth.c). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kh_auth.h"
+#include "kh_seal.h"
 #include "kh_test.h"
 
 /* Every strict prefix and one extra byte fail; the whole decodes. */
@@ -140,7 +143,103 @@ static void test_operator_codec(void)
     kh_buf_free(&b);
 }
 
+static int dec_facts(struct kh_buf *b, void *m)
+{
+    return kh_facts_decode(b, m);
+}
+
+static int dec_share(struct kh_buf *b, void *m)
+{
+    return kh_unseal_share_decode(b, m);
+}
+
+static void test_facts_codec(void)
+{
+    struct kh_ceremony_facts *f = calloc(1, sizeof(*f));
+    struct kh_ceremony_facts *d = calloc(1, sizeof(*d));
+    struct kh_buf b;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    memset(f->id, 0x11, sizeof(f->id));
+    f->m = 2;
+    f->n = 3;
+    f->created = 1234;
+    for (unsigned i = 0; i < 3; i++) {
+        f->shares[i].x = (uint8_t)(i + 1);
+        snprintf(f->shares[i].custodian, sizeof(f->shares[i].custodian),
+                 "c%u", i);
+        memset(f->shares[i].commitment, (int)i, 32);
+    }
+    kh_buf_init_writer(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(kh_facts_encode(&b, f), 0);
+    check_prefixes(&b, dec_facts, d);
+    CU_ASSERT_EQUAL(d->m, 2);
+    CU_ASSERT_STRING_EQUAL(d->shares[2].custodian, "c2");
+    kh_buf_free(&b);
+    /* M > N and shares out of order are refused. */
+    f->m = 4;
+    kh_buf_init_writer(&b, 4096);
+    CU_ASSERT_EQUAL(kh_facts_encode(&b, f), KH_ERR_INVALID_ARGUMENT);
+    f->m = 2;
+    f->shares[1].x = 3;
+    CU_ASSERT_EQUAL(kh_facts_encode(&b, f), KH_ERR_INVALID_ARGUMENT);
+    kh_buf_free(&b);
+    free(f);
+    free(d);
+}
+
+static void test_unseal_share_codec(void)
+{
+    static const uint8_t box[] = { 1, 2, 3, 4 };
+    struct kh_unseal_share m = { .purpose = KH_PURPOSE_UNSEAL, .x = 2,
+                                 .box = box, .box_len = sizeof(box) }, d;
+    struct kh_buf b;
+    uint8_t bad[64];
+    size_t n;
+
+    kh_buf_init_writer(&b, 4096);
+    CU_ASSERT_EQUAL_FATAL(kh_unseal_share_encode(&b, &m), 0);
+    check_prefixes(&b, dec_share, &d);
+    CU_ASSERT_EQUAL(d.x, 2);
+    n = kh_buf_size(&b);
+    CU_ASSERT_FATAL(n <= sizeof(bad));
+    memcpy(bad, kh_buf_data(&b), n);
+    kh_buf_free(&b);
+    bad[0] = 9; /* unknown purpose */
+    kh_buf_init_reader(&b, bad, n);
+    CU_ASSERT_EQUAL(kh_unseal_share_decode(&b, &d), KH_ERR_INVALID_FORMAT);
+    bad[0] = KH_PURPOSE_UNSEAL;
+    bad[1 + KH_SEAL_ID_LEN] = 0; /* x = 0 */
+    kh_buf_init_reader(&b, bad, n);
+    CU_ASSERT_EQUAL(kh_unseal_share_decode(&b, &d), KH_ERR_INVALID_FORMAT);
+}
+
+/* The unseal AAD binds ceremony, index, custodian and nonce. */
+static void test_unseal_aad(void)
+{
+    uint8_t id[KH_SEAL_ID_LEN] = { 1 }, nonce[32] = { 2 };
+    struct kh_buf a, b;
+
+    kh_buf_init_writer(&a, 256);
+    kh_buf_init_writer(&b, 256);
+    CU_ASSERT_EQUAL(kh_unseal_aad(&a, id, 1, "carol", nonce), 0);
+    CU_ASSERT_EQUAL(kh_unseal_aad(&b, id, 1, "carol", nonce), 0);
+    CU_ASSERT_EQUAL(memcmp(kh_buf_data(&a), kh_buf_data(&b),
+                           kh_buf_size(&a)), 0);
+    kh_buf_reset(&b);
+    nonce[31] = 1;
+    CU_ASSERT_EQUAL(kh_unseal_aad(&b, id, 1, "carol", nonce), 0);
+    CU_ASSERT_NOT_EQUAL(memcmp(kh_buf_data(&a), kh_buf_data(&b),
+                               kh_buf_size(&a)), 0);
+    kh_buf_free(&a);
+    kh_buf_free(&b);
+}
+
 static const struct kh_test tests[] = {
+    KH_TEST(test_facts_codec),
+    KH_TEST(test_unseal_share_codec),
+    KH_TEST(test_unseal_aad),
     KH_TEST(test_roles),
     KH_TEST(test_authed_codec),
     KH_TEST(test_challenge_codec),
