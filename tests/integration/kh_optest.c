@@ -14,10 +14,14 @@
  *       running as UID: AUTH_FAILED (a nonce is bound to who asked)
  *   kh_optest tamper SOCKET OP KEY.pem
  *       a valid signature over another request body: AUTH_FAILED
- *   kh_optest share SOCKET OP KEY.pem SHARE.json SHAREKEY.pem flip|asis ERR
+ *   kh_optest share SOCKET OP KEY.pem SHARE.json SHAREKEY.pem
+ *             flip|asis|replay ERR
  *       opens SHARE.json with SHAREKEY.pem, optionally flips a bit of the
  *       share, and submits it as operator OP (signed with KEY.pem) for
- *       unsealing; the daemon must answer ERR (BAD_SHARE...) or ok
+ *       unsealing; the daemon must answer ERR (BAD_SHARE...) or ok. With
+ *       replay, the same boxed share is then sent again in a new, validly
+ *       signed envelope: it must be refused with BAD_SHARE (its box is
+ *       bound to the first request's challenge)
  *
  * KEY.pem is an unencrypted PEM private key. Exit 0 when everything held.
  */
@@ -190,6 +194,22 @@ static int share_mode(struct kh_client *c, EVP_PKEY *pk, char **argv)
     }
     printf("share %u as %s: %s %s\n", sf.index, argv[3],
            r == 0 ? "ok" : kh_errname(r), kh_client_reason(c));
+    if (strcmp(argv[7], "replay") == 0) {
+        kh_buf_reset(&env);
+        if (kh_client_challenge(c, nonce, &ttl) != 0 ||
+            make_env(pk, argv[3], nonce, KH_MSG_UNSEAL_SHARE,
+                     kh_buf_data(&body), kh_buf_size(&body),
+                     kh_buf_data(&body), kh_buf_size(&body), &env) != 0) {
+            r = fail("cannot build the replay");
+            goto out;
+        }
+        if ((r = send_env(c, &env)) != KH_ERR_BAD_SHARE) {
+            r = fail("replayed share: got %s (%s), expected BAD_SHARE",
+                     r == 0 ? "ok" : kh_errname(r), kh_client_reason(c));
+            goto out;
+        }
+        printf("replayed share refused: %s\n", kh_client_reason(c));
+    }
     r = 0;
 out:
     if (y != NULL) {

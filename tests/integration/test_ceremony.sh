@@ -119,6 +119,13 @@ kh_ok "a wrong share (one bit changed) refused by its commitment"
     >/dev/null || kh_fail "admin submitting a share"
 kh_ok "an operator without the custodian role cannot submit a share"
 
+"$OPTEST" share "$SOCK" carol "$WORK/carol.plain.pem" \
+    "$WORK/cer/share-carol.json" "$WORK/carol.plain.pem" replay ok \
+    >"$WORK/o" || kh_fail "replayed share: $(cat "$WORK/o")"
+grep -q "replayed share refused: share 1 does not open" "$WORK/o" ||
+    kh_fail "replayed share reason: $(cat "$WORK/o")"
+as carol unseal --reset >/dev/null || kh_fail "reset after replay"
+kh_ok "a replayed share box (new envelope, same box) refused (BAD_SHARE)"
 unseal carol | grep -q "share 1 accepted: 1 of 2" || kh_fail "carol's share"
 "$KHADMIN" status | grep -q "unseal progress: 1 of 2 (carol)" ||
     kh_fail "status does not show carol's submission"
