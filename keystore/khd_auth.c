@@ -61,6 +61,34 @@ void khd_auth_free(struct khd_auth *a)
     free(a);
 }
 
+/*
+ * Caller holds the lock. The slot for a new challenge of |uid|: the oldest
+ * slot of the table, unless |uid| already holds KHD_AUTH_MAX_PER_UID live
+ * challenges; then its own oldest, so one local user flooding requests
+ * cannot evict everyone else's challenges.
+ */
+static struct khd_challenge *khd_auth_slot_for(struct khd_auth *a, uid_t uid)
+{
+    struct khd_challenge *s, *oldest = NULL;
+    unsigned mine = 0;
+
+    for (unsigned i = 0; i < KHD_AUTH_MAX_CHALLENGES; i++) {
+        s = &a->slots[i];
+        if (s->expires != 0 && s->uid == uid) {
+            mine++;
+            if (oldest == NULL || s->expires < oldest->expires) {
+                oldest = s;
+            }
+        }
+    }
+    if (mine >= KHD_AUTH_MAX_PER_UID && oldest != NULL) {
+        return oldest;
+    }
+    s = &a->slots[a->next];
+    a->next = (a->next + 1) % KHD_AUTH_MAX_CHALLENGES;
+    return s;
+}
+
 int khd_auth_challenge(struct khd_auth *a, uid_t uid,
                        struct kh_challenge_reply *out)
 {
@@ -71,8 +99,7 @@ int khd_auth_challenge(struct khd_auth *a, uid_t uid,
     }
     out->ttl = a->ttl;
     pthread_mutex_lock(&a->lock);
-    s = &a->slots[a->next];
-    a->next = (a->next + 1) % KHD_AUTH_MAX_CHALLENGES;
+    s = khd_auth_slot_for(a, uid);
     memcpy(s->nonce, out->nonce, sizeof(s->nonce));
     s->uid = uid;
     s->expires = khd_auth_now() + (int64_t)a->ttl;

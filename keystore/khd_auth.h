@@ -3,7 +3,8 @@
  *
  * keyholderd hands out single-use 32-byte nonces (AUTH_CHALLENGE), each
  * bound to the uid that asked and valid for a limited time; a bounded table
- * keeps the outstanding ones (the oldest is dropped when it is full). An
+ * keeps the outstanding ones (the oldest is dropped when it is full, and a
+ * uid holding KHD_AUTH_MAX_PER_UID loses its own oldest instead). An
  * AUTHED envelope consumes its nonce first, then its ECDSA signature is
  * checked against the operator's stored public key (kh_auth.h).
  */
@@ -18,6 +19,7 @@
 #include "khd_state.h"
 
 #define KHD_AUTH_MAX_CHALLENGES 1024
+#define KHD_AUTH_MAX_PER_UID 64 /* beyond: the uid's own oldest goes */
 #define KHD_AUTH_DEFAULT_TTL 60
 
 struct khd_auth;

@@ -12,6 +12,10 @@
  *   kh_optest other-uid SOCKET OP KEY.pem UID
  *       the challenge is fetched as this uid, the envelope sent by a child
  *       running as UID: AUTH_FAILED (a nonce is bound to who asked)
+ *   kh_optest flood SOCKET OP KEY.pem UID N
+ *       a challenge is fetched, then a child running as UID asks for N
+ *       challenges; the first challenge must still work (a flood by one
+ *       uid evicts only its own challenges)
  *   kh_optest tamper SOCKET OP KEY.pem
  *       a valid signature over another request body: AUTH_FAILED
  *   kh_optest share SOCKET OP KEY.pem SHARE.json SHAREKEY.pem
@@ -284,6 +288,40 @@ int main(int argc, char **argv)
                      sizeof(real), other, sizeof(other), &env) == 0) {
             rc = expect_auth_failed(c, send_env(c, &env),
                                     "signature over another request");
+        }
+    } else if (strcmp(argv[1], "flood") == 0 && argc > 6) {
+        pid_t pid;
+        int st = 0;
+
+        if ((pid = fork()) == 0) {
+            struct kh_client *cc;
+            uint8_t n2[32];
+            uint32_t t2;
+            int k = atoi(argv[6]);
+
+            if (setgid((gid_t)atoi(argv[5])) != 0 ||
+                setuid((uid_t)atoi(argv[5])) != 0 ||
+                kh_client_new(argv[2], &cc) != 0) {
+                _exit(2);
+            }
+            for (int i = 0; i < k; i++) {
+                if (kh_client_challenge(cc, n2, &t2) != 0) {
+                    _exit(3);
+                }
+            }
+            _exit(0);
+        }
+        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+            WEXITSTATUS(st) != 0) {
+            fail("the flooding child failed");
+        } else if (make_env(pk, argv[3], nonce, KH_MSG_OPERATOR_LIST, NULL, 0,
+                            NULL, 0, &env) == 0 &&
+                   (r = send_env(c, &env)) == 0) {
+            printf("challenge survived a flood of %s\n", argv[6]);
+            rc = 0;
+        } else {
+            fail("challenge evicted by another uid's flood: %s",
+                 kh_client_reason(c));
         }
     } else if (strcmp(argv[1], "other-uid") == 0 && argc > 5) {
         pid_t pid;

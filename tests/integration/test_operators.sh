@@ -99,6 +99,9 @@ kh_ok "nested envelope and a signature over another request refused"
 "$OPTEST" other-uid "$SOCK" alice "$WORK/alice.plain.pem" "$NOBODY_UID" \
     >/dev/null || kh_fail "other uid"
 kh_ok "a challenge fetched by root is refused when nobody sends it"
+"$OPTEST" flood "$SOCK" alice "$WORK/alice.plain.pem" "$NOBODY_UID" 3000 \
+    >/dev/null || kh_fail "flood"
+kh_ok "3000 challenges asked by nobody do not evict root's challenge"
 
 kh_expect_fail 1 "needs an operator" setpriv --reuid="$NOBODY_UID" \
     --regid="$NOGROUP_GID" --clear-groups "$KHADMIN" operator list
