@@ -81,6 +81,26 @@ ID=$(sed -n 's/.*"ceremony_id": "\([0-9a-f]*\)".*/\1/p' "$WORK/cer/ceremony.json
     kh_fail "status lacks the ceremony"
 kh_ok "2-of-3 ceremony: share files (0600), record with the binary's hash, unsealed"
 
+REC="$WORK/cer/ceremony.json"
+kh_expect_fail 1 "signature is missing" "$KHADMIN" ceremony verify --record "$REC"
+for n in carol dave erin alice bob; do
+    "$KHADMIN" ceremony sign --record "$REC" --as $n --key "$WORK/$n.pem" \
+        --pass "pass:pw-$n" >/dev/null || kh_fail "$n cannot sign the record"
+done
+"$KHADMIN" ceremony verify --record "$REC" >"$WORK/verify.out" 2>&1 ||
+    kh_fail "signed record does not verify: $(cat "$WORK/verify.out")"
+grep -q "not compared" "$WORK/verify.out" &&
+    kh_fail "verify did not compare with the running keyholder"
+kh_ok "every participant signs ceremony.json; verify passes, online against keyholderd"
+# One changed byte anywhere: the location, a hex digit, a signature byte.
+for edit in 's/Vault 2/Vault 3/' "s/\"threshold\": 2/\"threshold\": 1/" \
+    '0,/"signature": "\(.\)/s//"signature": "A\1/'; do
+    sed "$edit" "$REC" >"$WORK/bad.json"
+    cmp -s "$REC" "$WORK/bad.json" && kh_fail "edit '$edit' changed nothing"
+    kh_expect_fail 1 "" "$KHADMIN" ceremony verify --record "$WORK/bad.json"
+done
+kh_ok "verify fails after a byte of the record changes (3 places)"
+
 kh_expect_fail 1 "already initialized" \
     "$KHADMIN" init --threshold 1 "${CUST[@]}" "${ADM[@]}" --out "$WORK/y"
 kh_expect_fail 1 "not a dev keyholder" "$KHADMIN" unseal --dev

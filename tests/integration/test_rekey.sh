@@ -81,6 +81,20 @@ as alice rekey --threshold 2 --custodian frank="$WORK/frank.pub" \
     --out "$WORK/s1" >/dev/null || kh_fail "rekey"
 grep -q '"kind": "rekey"' "$WORK/s1/ceremony.json" || kh_fail "rekey record"
 kh_ok "rekey: refused without M shares and for a non-admin; new share set written and committed"
+for n in frank carol gina; do
+    "$KHADMIN" ceremony sign --record "$WORK/s1/ceremony.json" --as $n \
+        --key "$WORK/$n.pem" --pass "pass:pw-$n" >/dev/null ||
+        kh_fail "$n cannot sign the rekey record"
+done
+"$KHADMIN" ceremony verify --record "$WORK/s1/ceremony.json" >/dev/null ||
+    kh_fail "the rekey record does not verify against the keyholder"
+for n in carol dave erin alice; do
+    "$KHADMIN" ceremony sign --record "$WORK/s0/ceremony.json" --as $n \
+        --key "$WORK/$n.pem" --pass "pass:pw-$n" >/dev/null
+done
+kh_expect_fail 1 "ceremony" \
+    "$KHADMIN" ceremony verify --record "$WORK/s0/ceremony.json"
+kh_ok "the signed rekey record verifies online; the old record no longer matches"
 "$KHADMIN" seal >/dev/null
 kh_expect_fail 1 "share of ceremony" share carol "$WORK/s0"
 kh_expect_fail 1 "no operator named 'dave'" share dave "$WORK/s0"
