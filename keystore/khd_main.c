@@ -2,7 +2,8 @@
  * keyholderd - holds private keys and signs for local clients.
  *
  *   keyholderd [--socket PATH] [--state-dir DIR] [--socket-group GROUP]
- *              [--foreground] [--max-clients N] [--io-timeout-ms MS]
+ *              [--foreground] [--max-clients N] [--max-clients-per-uid N]
+ *              [--io-timeout-ms MS] [--idle-timeout-ms MS]
  *              [--secure-heap BYTES] [--user NAME] [--require-mlock]
  *              [--no-seccomp]
  */
@@ -31,6 +32,8 @@
 #define KHD_DEFAULT_STATE_DIR "/var/lib/keyholder"
 #define KHD_DEFAULT_MAX_CLIENTS 256
 #define KHD_DEFAULT_IO_TIMEOUT_MS 10000
+/* Clients reconnect transparently (kh_client retries a closed connection). */
+#define KHD_DEFAULT_IDLE_TIMEOUT_MS (10 * 60 * 1000)
 /* Power of two; holds the KEK, unwrapped keys and OpenSSL's secure BNs. */
 #define KHD_DEFAULT_SECURE_HEAP (8u * 1024 * 1024)
 
@@ -40,7 +43,9 @@ struct khd_options {
     const char *socket_group;
     int foreground;
     unsigned max_clients;
+    unsigned max_clients_per_uid; /* 0: half of max_clients */
     int io_timeout_ms;
+    int idle_timeout_ms;
     size_t secure_heap;
     const char *user; /* --user: setuid to it once the socket is bound */
     int require_mlock;
@@ -65,13 +70,19 @@ static void khd_usage(FILE *f)
     fprintf(f,
             "usage: keyholderd [--socket PATH] [--state-dir DIR]\n"
             "                  [--socket-group GROUP] [--foreground]\n"
-            "                  [--max-clients N] [--io-timeout-ms MS]\n"
+            "                  [--max-clients N] [--max-clients-per-uid N]\n"
+            "                  [--io-timeout-ms MS] [--idle-timeout-ms MS]\n"
             "                  [--secure-heap BYTES] [--user NAME]\n"
             "                  [--require-mlock] [--no-seccomp]\n"
             "                  [--challenge-ttl SECONDS] "
             "[--unseal-timeout SECONDS]\n"
             "  --socket        default $KEYHOLDER_SOCKET, else %s\n"
             "  --state-dir     default %s\n"
+            "  --max-clients   connections in all (default 256); one uid may\n"
+            "                  hold --max-clients-per-uid (default half)\n"
+            "  --io-timeout-ms a started frame must arrive within (10000)\n"
+            "  --idle-timeout-ms  close a connection idle this long (600000;\n"
+            "                  0: never)\n"
             "  --user          run as NAME once the socket is bound (root)\n"
             "  --require-mlock refuse to start if memory cannot be locked\n"
             "  --no-seccomp    no system call filter (debugging only)\n"
@@ -105,7 +116,9 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
         { "socket-group", required_argument, NULL, 'g' },
         { "foreground", no_argument, NULL, 'f' },
         { "max-clients", required_argument, NULL, 'm' },
+        { "max-clients-per-uid", required_argument, NULL, 'M' },
         { "io-timeout-ms", required_argument, NULL, 't' },
+        { "idle-timeout-ms", required_argument, NULL, 'i' },
         { "secure-heap", required_argument, NULL, 'H' },
         { "user", required_argument, NULL, 'u' },
         { "require-mlock", no_argument, NULL, 'L' },
@@ -126,6 +139,7 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
     o->state_dir = KHD_DEFAULT_STATE_DIR;
     o->max_clients = KHD_DEFAULT_MAX_CLIENTS;
     o->io_timeout_ms = KHD_DEFAULT_IO_TIMEOUT_MS;
+    o->idle_timeout_ms = KHD_DEFAULT_IDLE_TIMEOUT_MS;
     o->secure_heap = KHD_DEFAULT_SECURE_HEAP;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -148,6 +162,27 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
                 return 2;
             }
             o->max_clients = (unsigned)v;
+            break;
+        case 'M':
+            if (khd_parse_uint(optarg, 65536, &v) != 0) {
+                fprintf(stderr, "keyholderd: bad --max-clients-per-uid "
+                                "'%s'\n", optarg);
+                return 2;
+            }
+            o->max_clients_per_uid = (unsigned)v;
+            break;
+        case 'i':
+            /* 0 is allowed here: no idle timeout. */
+            if (strcmp(optarg, "0") == 0) {
+                o->idle_timeout_ms = 0;
+                break;
+            }
+            if (khd_parse_uint(optarg, 24ul * 3600 * 1000, &v) != 0) {
+                fprintf(stderr, "keyholderd: bad --idle-timeout-ms '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->idle_timeout_ms = (int)v;
             break;
         case 't':
             if (khd_parse_uint(optarg, 3600 * 1000, &v) != 0) {
@@ -199,6 +234,12 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
             khd_usage(stderr);
             return 2;
         }
+    }
+    if (o->max_clients_per_uid == 0) {
+        o->max_clients_per_uid = o->max_clients > 1 ? o->max_clients / 2 : 1;
+    }
+    if (o->max_clients_per_uid > o->max_clients) {
+        o->max_clients_per_uid = o->max_clients;
     }
     if (optind != argc) {
         fprintf(stderr, "keyholderd: unexpected argument '%s'\n",
@@ -453,7 +494,9 @@ int main(int argc, char **argv)
     scfg.socket_path = socket_path;
     scfg.socket_group = o.socket_group;
     scfg.max_clients = o.max_clients;
+    scfg.max_clients_per_uid = o.max_clients_per_uid;
     scfg.io_timeout_ms = o.io_timeout_ms;
+    scfg.idle_timeout_ms = o.idle_timeout_ms;
     if ((lfd = khd_server_listen(&scfg)) < 0) {
         goto out;
     }
@@ -484,6 +527,9 @@ int main(int argc, char **argv)
              "seccomp %s, memory %s)", KH_VERSION, socket_path, state_dir,
              (int)getpid(), user.name, o.no_seccomp ? "OFF" : "on",
              locked ? "locked" : "NOT locked");
+    khd_info("limits: %u connections, %u per uid, I/O timeout %d ms, idle "
+             "timeout %d ms", o.max_clients, o.max_clients_per_uid,
+             o.io_timeout_ms, o.idle_timeout_ms);
     khd_report_ready(&ready_fd, 0);
     khd_server_run(ctx, &scfg, lfd, khd_stop_pipe[0]);
     khd_info("shutting down");

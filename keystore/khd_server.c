@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +32,14 @@
  */
 #define KHD_CONN_INBUF 8192
 
+/*
+ * Frames too big for c->in are read into an allocation of their size (up
+ * to KH_MAX_FRAME_LEN). Their sum over all connections is capped, so
+ * clients that announce large frames and then dribble cannot make the
+ * daemon hold max_clients x 256 KiB.
+ */
+#define KHD_BIG_FRAME_BUDGET (16u * 1024 * 1024)
+
 struct khd_conn {
     struct khd_conn *prev, *next;
     struct khd_server *srv;
@@ -49,7 +58,10 @@ struct khd_server {
     struct khd_conn *conns;    /* being served */
     struct khd_conn *finished; /* threads ending: to join and free */
     unsigned n_conns;
+    size_t big_bytes; /* large-frame buffers held, <= KHD_BIG_FRAME_BUDGET */
     time_t last_limit_log;
+    time_t last_uid_log;
+    time_t last_budget_log;
 };
 
 /*- Socket setup ------------------------------------------------------- */
@@ -238,7 +250,8 @@ static int khd_fill(struct khd_conn *c, size_t need, int idle, int *eof)
 
         /*
          * Idle: block in recv itself (no poll first: one system call per
-         * request; shutdown() at exit wakes it). Mid-frame: never block
+         * request; shutdown() at exit wakes it; SO_RCVTIMEO, set at
+         * accept, ends it after the idle timeout). Mid-frame: never block
          * past the deadline.
          */
         k = khd_recv_some(c, c->in + c->in_end, KHD_CONN_INBUF - c->in_end,
@@ -248,7 +261,16 @@ static int khd_fill(struct khd_conn *c, size_t need, int idle, int *eof)
             return KH_ERR_IO;
         }
         if (k == 0) {
-            if (deadline >= 0 && (r = khd_wait_readable(c, deadline)) != 0) {
+            if (deadline < 0) {
+                /* SO_RCVTIMEO ran out: idle for the whole idle timeout. */
+                *eof = 1;
+                khd_info("uid %u pid %d exe %s: idle for %d ms (the idle "
+                         "timeout); closing", (unsigned)c->peer.uid,
+                         (int)c->peer.pid, khd_peer_exe(&c->peer),
+                         c->srv->cfg->idle_timeout_ms);
+                return KH_ERR_TIMEOUT;
+            }
+            if ((r = khd_wait_readable(c, deadline)) != 0) {
                 return r;
             }
             continue;
@@ -314,11 +336,53 @@ static int khd_write_full(struct khd_conn *c, const uint8_t *buf, size_t n)
     return KH_OK;
 }
 
+/* |len| 0: the frame's length prefix itself was incomplete. */
 static void khd_log_io(const struct khd_conn *c, int r, uint32_t len)
 {
-    khd_warn("uid %u pid %d exe %s: %s in the middle of a %u-byte frame; "
-             "closing", (unsigned)c->peer.uid, (int)c->peer.pid,
-             khd_peer_exe(&c->peer), kh_strerror(r), (unsigned)len);
+    if (len == 0) {
+        khd_warn("uid %u pid %d exe %s: %s in the middle of a frame's "
+                 "length prefix (I/O timeout %d ms); closing",
+                 (unsigned)c->peer.uid, (int)c->peer.pid,
+                 khd_peer_exe(&c->peer), kh_strerror(r),
+                 c->srv->cfg->io_timeout_ms);
+        return;
+    }
+    khd_warn("uid %u pid %d exe %s: %s in the middle of a %u-byte frame "
+             "(I/O timeout %d ms); closing", (unsigned)c->peer.uid,
+             (int)c->peer.pid, khd_peer_exe(&c->peer), kh_strerror(r),
+             (unsigned)len, c->srv->cfg->io_timeout_ms);
+}
+
+/*
+ * Takes (|n| > 0) or gives back (|n| < 0) large-frame buffer bytes.
+ * Returns KH_ERR_BUSY, logged at most once a second, when taking them
+ * would pass KHD_BIG_FRAME_BUDGET.
+ */
+static int khd_big_budget(struct khd_conn *c, long n)
+{
+    struct khd_server *srv = c->srv;
+    int r = KH_OK;
+
+    pthread_mutex_lock(&srv->mu);
+    if (n < 0) {
+        srv->big_bytes -= (size_t)-n;
+    } else if (srv->big_bytes + (size_t)n > KHD_BIG_FRAME_BUDGET) {
+        time_t now = time(NULL);
+
+        if (now != srv->last_budget_log) {
+            srv->last_budget_log = now;
+            khd_warn("large-frame buffers at their limit (%u KiB in use); "
+                     "refusing a %ld-byte frame from uid %u pid %d exe %s",
+                     (unsigned)(srv->big_bytes / 1024), n,
+                     (unsigned)c->peer.uid, (int)c->peer.pid,
+                     khd_peer_exe(&c->peer));
+        }
+        r = KH_ERR_BUSY;
+    } else {
+        srv->big_bytes += (size_t)n;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return r;
 }
 
 /*
@@ -364,7 +428,15 @@ static int khd_read_frame(struct khd_conn *c, struct kh_buf *reply,
         *frame = c->in + c->in_start + KH_FRAME_HEADER_LEN;
         return KH_OK;
     }
+    if ((r = khd_big_budget(c, (long)*len)) != 0) {
+        if (khd_reply_error(reply, 0, r, "too many large requests in "
+                            "progress; try again later") == 0) {
+            (void)khd_write_full(c, kh_buf_data(reply), kh_buf_size(reply));
+        }
+        return r;
+    }
     if ((big = malloc(*len)) == NULL) {
+        (void)khd_big_budget(c, -(long)*len);
         return KH_ERR_ALLOC;
     }
     have = c->in_end - c->in_start - KH_FRAME_HEADER_LEN;
@@ -375,6 +447,7 @@ static int khd_read_frame(struct khd_conn *c, struct kh_buf *reply,
     if ((r = khd_read_direct(c, big + have, *len - have)) != 0) {
         khd_log_io(c, r, *len);
         OPENSSL_clear_free(big, *len);
+        (void)khd_big_budget(c, -(long)*len);
         return r;
     }
     OPENSSL_cleanse(c->in + c->in_start, KH_FRAME_HEADER_LEN + have);
@@ -399,6 +472,7 @@ static int khd_conn_serve_one(struct khd_conn *c, struct kh_buf *reply)
     /* The request may hold data to be signed: wipe it once served. */
     if (owned) {
         OPENSSL_clear_free(frame, len);
+        (void)khd_big_budget(c, -(long)len);
     } else {
         OPENSSL_cleanse(frame - KH_FRAME_HEADER_LEN,
                         KH_FRAME_HEADER_LEN + len);
@@ -588,6 +662,58 @@ static void khd_refuse_busy(int fd)
     kh_buf_free(&reply);
 }
 
+/*
+ * Under srv->mu: 1 if a new connection from |p| would pass the connection
+ * limit or its uid's share of it; each limit logged at most once a second.
+ */
+static int khd_over_limit(struct khd_server *srv, const struct khd_peer *p)
+{
+    time_t now = time(NULL);
+    unsigned same_uid = 0;
+
+    if (srv->n_conns >= srv->cfg->max_clients) {
+        if (now != srv->last_limit_log) {
+            srv->last_limit_log = now;
+            khd_warn("connection limit (%u, --max-clients) reached; refusing "
+                     "uid %u pid %d exe %s", srv->cfg->max_clients,
+                     (unsigned)p->uid, (int)p->pid, khd_peer_exe(p));
+        }
+        return 1;
+    }
+    for (const struct khd_conn *o = srv->conns; o != NULL; o = o->next) {
+        same_uid += o->peer.uid == p->uid;
+    }
+    if (same_uid >= srv->cfg->max_clients_per_uid) {
+        if (now != srv->last_uid_log) {
+            srv->last_uid_log = now;
+            khd_warn("per-user connection limit (%u, --max-clients-per-uid) "
+                     "reached by uid %u; refusing pid %d exe %s",
+                     srv->cfg->max_clients_per_uid, (unsigned)p->uid,
+                     (int)p->pid, khd_peer_exe(p));
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * The idle timeout: a blocking recv between frames returns EAGAIN once it
+ * has waited this long (no extra system call per request).
+ */
+static int khd_set_idle_timeout(int fd, int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+    if (ms <= 0) {
+        return KH_OK;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
+        khd_warn("SO_RCVTIMEO: %s; closing connection", strerror(errno));
+        return KH_ERR_IO;
+    }
+    return KH_OK;
+}
+
 static void khd_accept_one(struct khd_server *srv, int lfd)
 {
     struct khd_conn *c;
@@ -610,16 +736,11 @@ static void khd_accept_one(struct khd_server *srv, int lfd)
         khd_warn("cannot read peer credentials; closing connection");
         goto drop;
     }
+    if (khd_set_idle_timeout(fd, srv->cfg->idle_timeout_ms) != 0) {
+        goto drop;
+    }
     pthread_mutex_lock(&srv->mu);
-    if (srv->n_conns >= srv->cfg->max_clients) {
-        time_t now = time(NULL);
-
-        if (now != srv->last_limit_log) { /* at most one line a second */
-            srv->last_limit_log = now;
-            khd_warn("connection limit (%u) reached; refusing uid %u pid %d "
-                     "exe %s", srv->cfg->max_clients, (unsigned)c->peer.uid,
-                     (int)c->peer.pid, khd_peer_exe(&c->peer));
-        }
+    if (khd_over_limit(srv, &c->peer)) {
         pthread_mutex_unlock(&srv->mu);
         khd_refuse_busy(fd);
         goto drop;

@@ -13,6 +13,7 @@
  *     ptrace        ptrace(PTRACE_ATTACH) vm-read      process_vm_readv
  *     setuid        setuid(0)            mmap-exec     mmap(PROT_EXEC)
  *     kill          kill(parent, 0)      signal        pidfd_send_signal(URG)
+ *     setsockopt    setsockopt(SO_SNDBUF) (only SO_RCVTIMEO is allowed)
  *   (ptrace, vm-read and signal target the probe itself: harmless if let
  *   through, so a broken filter cannot stop the test shell.)
  *   khd_seccomp_probe attach PID   no filter: PTRACE_ATTACH to PID; exit 0
@@ -31,6 +32,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,13 +46,20 @@ static void *probe_thread(void *arg)
 
 static int probe_allowed(void)
 {
+    struct timeval tv = { .tv_sec = 1 };
     pthread_t t;
     char buf[16];
     int fd;
 
     if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
-        write(fd, "x", 1) != 1 || close(fd) != 0) {
+        write(fd, "x", 1) != 1) {
         perror("file");
+        return 1;
+    }
+    /* The idle timeout's call passes the filter (ENOTSOCK: not a socket). */
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 ||
+        errno != ENOTSOCK || close(fd) != 0) {
+        perror("setsockopt(SO_RCVTIMEO)");
         return 1;
     }
     if (pthread_create(&t, NULL, probe_thread, NULL) != 0 ||
@@ -130,6 +139,10 @@ int main(int argc, char **argv)
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
         r = p == MAP_FAILED ? -1 : 0;
+    } else if (strcmp(a, "setsockopt") == 0) {
+        int size = 4096;
+
+        r = setsockopt(0, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
     } else if (strcmp(a, "kill") == 0) {
         r = kill(parent, 0);
     } else if (strcmp(a, "signal") == 0) {

@@ -172,7 +172,7 @@ kh_ok "--no-seccomp: no filter, and a warning"
 rc=0
 "$PROBE" --syslog socket-unix >/dev/null || rc=$? # 3: the call returned
 [ "$rc" -eq 3 ] || kh_fail "socket(AF_UNIX) for syslog: exit $rc"
-FORBIDDEN="socket-inet socket-inet6 socket-unix execve fork vm-read setuid mmap-exec kill signal"
+FORBIDDEN="socket-inet socket-inet6 socket-unix execve fork vm-read setuid mmap-exec kill signal setsockopt"
 [ -n "$ASAN" ] || FORBIDDEN="$FORBIDDEN ptrace"
 for call in $FORBIDDEN; do
     rc=0
