@@ -23,8 +23,9 @@
  *       by the I/O timeout
  *   kh_hostile victim SOCKET KEY MS MAX_MS
  *       signs with KEY for MS on one connection, and every 200 ms on a
- *       fresh one; prints p50/p99/max; exit 0 if every signature succeeded
- *       and none took more than MAX_MS
+ *       fresh one; prints p50/p99/max of each; exit 0 if every signature
+ *       succeeded, none on the kept connection took more than MAX_MS and
+ *       none on a fresh one more than 5 x MAX_MS
  *
  * Exit 0 when the daemon behaved, 1 with a message otherwise.
  */
@@ -435,37 +436,61 @@ static int victim_fresh(const char *path, const char *key, uint32_t *us)
     return r;
 }
 
+struct victim_lat {
+    uint32_t *us;
+    size_t n;
+};
+
+static void victim_print(const char *what, struct victim_lat *l, int max_ms)
+{
+    qsort(l->us, l->n, sizeof(uint32_t), cmp_u32);
+    printf("victim: %zu signatures %s: p50 %.3f ms, p99 %.3f ms, max %.3f "
+           "ms (limit %d ms)\n", l->n, what, l->us[l->n / 2] / 1000.0,
+           l->us[(l->n * 99) / 100] / 1000.0, l->us[l->n - 1] / 1000.0,
+           max_ms);
+}
+
+/*
+ * Persistent connection: bounded by MAX_MS. Fresh connections queue behind
+ * the flood in the listen backlog (one accept thread): bounded by 5 x.
+ */
 static int cmd_victim(const char *path, const char *key, int ms, int max_ms)
 {
-    size_t cap = 1 << 20, n = 0, fresh = 0;
-    uint32_t *lat = calloc(cap, sizeof(uint32_t));
+    struct victim_lat kept = { calloc(1 << 20, sizeof(uint32_t)), 0 };
+    struct victim_lat fresh = { calloc(1 << 16, sizeof(uint32_t)), 0 };
     int64_t t0 = now_ms(), next_fresh = t0;
     struct kh_client *c;
     int r = 0;
 
-    if (lat == NULL || kh_client_new(path, &c) != 0) {
+    if (kept.us == NULL || fresh.us == NULL || kh_client_new(path, &c) != 0) {
         return fail("alloc");
     }
     kh_client_set_timeout(c, 10000);
-    while (r == 0 && now_ms() - t0 < ms && n + 1 < cap) {
-        r = victim_sign(c, key, &lat[n++]);
+    while (r == 0 && now_ms() - t0 < ms && kept.n < (1 << 20) &&
+           fresh.n < (1 << 16)) {
+        r = victim_sign(c, key, &kept.us[kept.n++]);
         if (r == 0 && now_ms() >= next_fresh) {
-            r = victim_fresh(path, key, &lat[n++]);
-            fresh++;
+            r = victim_fresh(path, key, &fresh.us[fresh.n++]);
             next_fresh += 200;
         }
         usleep(2000); /* a steady client, not a load generator */
     }
     kh_client_free(c);
-    qsort(lat, n, sizeof(uint32_t), cmp_u32);
-    printf("victim: %zu signatures (%zu on fresh connections) in %d ms: "
-           "p50 %.3f ms, p99 %.3f ms, max %.3f ms (limit %d ms)\n", n, fresh,
-           ms, lat[n / 2] / 1000.0, lat[(n * 99) / 100] / 1000.0,
-           lat[n - 1] / 1000.0, max_ms);
-    if (r == 0 && lat[n - 1] > (uint32_t)max_ms * 1000) {
-        r = fail("victim: a signature took %.3f ms", lat[n - 1] / 1000.0);
+    if (kept.n == 0 || fresh.n == 0) {
+        return fail("victim: no signature");
     }
-    free(lat);
+    victim_print("on one connection", &kept, max_ms);
+    victim_print("each on a fresh connection", &fresh, 5 * max_ms);
+    if (r == 0 && kept.us[kept.n - 1] > (uint32_t)max_ms * 1000) {
+        r = fail("victim: a signature took %.3f ms",
+                 kept.us[kept.n - 1] / 1000.0);
+    }
+    if (r == 0 && fresh.us[fresh.n - 1] > (uint32_t)max_ms * 5000) {
+        r = fail("victim: a signature on a fresh connection took %.3f ms",
+                 fresh.us[fresh.n - 1] / 1000.0);
+    }
+    free(kept.us);
+    free(fresh.us);
     return r == 0 ? 0 : 1;
 }
 
