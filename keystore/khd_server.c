@@ -108,9 +108,15 @@ static int khd_clear_stale(const char *path, const struct sockaddr_un *sa)
     return KH_OK;
 }
 
+/*
+ * A socket born in its group already (the daemon's own gid, as under the
+ * systemd unit's Group=) is not chowned: the unit's system call filter
+ * denies chown (@privileged), and nothing needs changing.
+ */
 static int khd_socket_perms(const struct khd_server_config *cfg)
 {
     struct group *gr;
+    struct stat st;
 
     if (cfg->socket_group == NULL) {
         return KH_OK; /* 0600 from the umask at bind */
@@ -119,7 +125,9 @@ static int khd_socket_perms(const struct khd_server_config *cfg)
         khd_err("unknown socket group '%s'", cfg->socket_group);
         return KH_ERR_INVALID_ARGUMENT;
     }
-    if (chown(cfg->socket_path, (uid_t)-1, gr->gr_gid) != 0 ||
+    if (lstat(cfg->socket_path, &st) != 0 ||
+        (st.st_gid != gr->gr_gid &&
+         chown(cfg->socket_path, (uid_t)-1, gr->gr_gid) != 0) ||
         chmod(cfg->socket_path, 0660) != 0) {
         khd_err("cannot give %s to group %s: %s", cfg->socket_path,
                 cfg->socket_group, strerror(errno));
