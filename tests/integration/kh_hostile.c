@@ -300,10 +300,16 @@ static size_t sign_frame(uint8_t *out, const char *key)
     return n;
 }
 
+/*
+ * A storm of short connections may meet its own uid's connection limit
+ * (a refused one fails to send): counted, not an error, as long as most
+ * got through.
+ */
 static int cmd_midreq(const char *path, int n, const char *key)
 {
     uint8_t frame[1024];
     size_t len = sign_frame(frame, key);
+    int half = 0, whole = 0;
 
     if (len == 0) {
         return fail("cannot encode a sign request");
@@ -311,17 +317,25 @@ static int cmd_midreq(const char *path, int n, const char *key)
     for (int i = 0; i < n; i++) {
         int a = raw_connect(path), b = raw_connect(path);
 
-        if (a < 0 || b < 0 ||
-            send(a, frame, len / 2, MSG_NOSIGNAL) != (ssize_t)(len / 2) ||
-            send(b, frame, len, MSG_NOSIGNAL) != (ssize_t)len) {
-            return fail("midreq: connect/send");
+        if (a >= 0 &&
+            send(a, frame, len / 2, MSG_NOSIGNAL) == (ssize_t)(len / 2)) {
+            half++;
         }
-        close(a); /* half a frame */
-        close(b); /* a whole request, the reply never read */
+        if (b >= 0 && send(b, frame, len, MSG_NOSIGNAL) == (ssize_t)len) {
+            whole++;
+        }
+        if (a >= 0) {
+            close(a); /* half a frame */
+        }
+        if (b >= 0) {
+            close(b); /* a whole request, the reply never read */
+        }
     }
-    printf("midreq: %d x half a SIGN frame then close, %d x a SIGN request "
-           "closed before its reply\n", n, n);
-    return 0;
+    printf("midreq: %d of %d x half a SIGN frame then close, %d of %d x a "
+           "SIGN request closed before its reply\n", half, n, whole, n);
+    return half >= n / 2 && whole >= n / 2
+               ? 0
+               : fail("midreq: most connections failed");
 }
 
 /*- bighdr ------------------------------------------------------------- */

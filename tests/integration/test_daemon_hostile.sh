@@ -55,10 +55,13 @@ as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-group
 # the flood takes to open its connections on a loaded ASan run, so that
 # its count of accepted connections is not muddled by idle closes). The
 # flood (nobody) and the big headers (daemon) come from two other uids
-# than the well-behaved client (root), and the total leaves room for the
-# disconnecting clients' connections that the daemon has not yet reaped:
-# each attacker meets its own uid's limit, nobody else's.
+# than the well-behaved client (root), and so do the mid-request
+# disconnects (bin): a storm of short connections has up to a per-uid
+# share of them alive until the daemon's threads catch up, which would
+# turn away root's fresh connections if they shared root's share. The
+# total leaves room for all: each attacker meets its own uid's limit.
 as_daemon() { setpriv --reuid="$(id -u daemon)" --regid="$NOGROUP_GID" --clear-groups "$@"; }
+as_bin() { setpriv --reuid="$(id -u bin)" --regid="$NOGROUP_GID" --clear-groups "$@"; }
 kh_start --io-timeout-ms 2000 --idle-timeout-ms 10000 --max-clients 512 \
     --max-clients-per-uid 128 --socket-group nogroup
 # VmHWM is the kernel's own peak of VmRSS: nothing between samples is missed.
@@ -74,7 +77,7 @@ IDLE=$!
 SLOW=$!
 as_nobody "$KH_HOSTILE" flood "$SOCK" 1000 6000 128 >"$WORK/flood" 2>&1 &
 FLOOD=$!
-"$KH_HOSTILE" midreq "$SOCK" 200 h-p256 >"$WORK/midreq" 2>&1 &
+as_bin "$KH_HOSTILE" midreq "$SOCK" 200 h-p256 >"$WORK/midreq" 2>&1 &
 MIDREQ=$!
 as_daemon "$KH_HOSTILE" bighdr "$SOCK" 80 >"$WORK/bighdr" 2>&1 &
 BIGHDR=$!
