@@ -133,6 +133,13 @@ kh_verify() {
         -sigfile "$sig" "${opts[@]}" >/dev/null
 }
 
+# True if BINARY is an AddressSanitizer build. Not `ldd | grep -q`: grep -q
+# exits at the first match, ldd may then die of SIGPIPE, and with pipefail
+# the test would take an ASan build for a normal one now and then.
+kh_is_asan() {
+    ldd "$1" 2>/dev/null | grep libasan >/dev/null
+}
+
 kh_pass() {
     echo "$CHECKS passed, 0 failed"
 }

@@ -14,7 +14,7 @@ PROBE="$(dirname "$KH_ITEST")/khd_seccomp_probe"
 [ -x "$PROBE" ] || kh_fail "$PROBE is not built"
 KHADMIN_EXE=$(readlink -f "$KHADMIN")
 ASAN=
-if ldd "$KEYHOLDERD" | grep libasan >/dev/null; then
+if kh_is_asan "$KEYHOLDERD"; then
     ASAN=1 # ASan ignores mlockall; LeakSanitizer needs ptrace at exit
 fi
 NOBODY_UID=$(id -u nobody)

@@ -97,7 +97,7 @@ kh_ok "meanwhile the well-behaved client signed with bounded latency"
 HWM1=$(vm VmHWM)
 echo "daemon memory: VmHWM $HWM0 kB before the crowd, $HWM1 kB after; VmRSS now $(vm VmRSS) kB"
 LIMIT_KB=$((HWM0 + 65536))
-if ldd "$KEYHOLDERD" | grep -q libasan; then
+if kh_is_asan "$KEYHOLDERD"; then
     LIMIT_KB=$((HWM0 + 262144)) # ASan: shadow memory, quarantine, fake stacks
 fi
 [ "$HWM1" -le "$LIMIT_KB" ] ||

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Load: 64 concurrent clients (one connection each, the daemon's default
-# --max-clients is 256), 100,000 signatures in all over P-256, Ed25519,
-# secp256k1, P-384 and RSA-2048 (weights 8:5:3:3:1), every signature
+# Load: 64 concurrent clients (one connection each; the daemon's defaults,
+# 256 connections and 128 per uid, fit them), 100,000 signatures in all
+# over P-256, Ed25519, secp256k1, P-384 and RSA-2048 (weights 8:5:3:3:1),
+# every signature
 # verified with the key's public key. kh_load prints per-client p50/p99 and
 # fails if any client did not finish its quota, if the worst client's p99
 # is over 10x the median client's, or if the daemon's VmRSS grew more than
@@ -17,7 +18,7 @@ KH_LOAD=$(dirname "$KH_ITEST")/kh_load
 CLIENTS=64
 TOTAL=100000
 SLACK_KB=4096
-if ldd "$KEYHOLDERD" | grep -q libasan; then
+if kh_is_asan "$KEYHOLDERD"; then
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
     SLACK_KB=32768
     echo "ASan build: $TOTAL signatures, RSS slack $SLACK_KB kB (quarantine 4 MiB)"

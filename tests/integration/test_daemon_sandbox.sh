@@ -22,7 +22,7 @@ kh_setup "$@"
 UNIT="$(dirname "$0")/../../keystore/keyholderd.service"
 SYSUSERS="$(dirname "$0")/../../keystore/keyholder.sysusers"
 ASAN=
-ldd "$KEYHOLDERD" | grep -q libasan && ASAN=1
+kh_is_asan "$KEYHOLDERD" && ASAN=1
 
 # --- 1. systemd-analyze -------------------------------------------------
 command -v systemd-analyze >/dev/null || kh_skip "systemd-analyze is not installed"

@@ -222,8 +222,11 @@ CONF
 }
 
 # The worker pids of the running master, sorted, on one line.
+# ps exits 1 while the master has no child yet: under pipefail and set -e
+# that ended the caller silently (w=$(kh_nginx_workers) on a loaded run).
 kh_nginx_workers() {
-    ps -o pid= --ppid "$NGX_PID" 2>/dev/null | tr -d ' ' | sort -n | tr '\n' ' '
+    { ps -o pid= --ppid "$NGX_PID" 2>/dev/null || true; } | tr -d ' ' |
+        sort -n | tr '\n' ' '
 }
 
 # Waits until the master has exactly 2 workers, all www-data, none of them
