@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "kh_auth.h"
 #include "kh_proto.h"
+#include "kh_seal.h"
 
 /* Returns the decoder's result; on success |w| holds the re-encoding. */
 typedef int (*fuzz_codec_fn)(struct kh_buf *b, struct kh_buf *w);
@@ -319,6 +321,133 @@ static int fuzz_codec_cert_get_reply(struct kh_buf *b, struct kh_buf *w)
 
 /*- By type ------------------------------------------------------------ */
 
+/*- Operators, ceremony, unseal (kh_auth.h, kh_seal.h) ------------------ */
+/*
+ * Decode into a heap struct, encode it again; fuzz_msg_check compares the
+ * re-encoding with the body byte for byte.
+ */
+#define FUZZ_CODEC_HEAP(fn, type, dec, enc)                                 \
+    static int fn(struct kh_buf *b, struct kh_buf *w)                       \
+    {                                                                       \
+        type *m = calloc(1, sizeof(*m));                                    \
+        int rc;                                                             \
+                                                                            \
+        FUZZ_CHECK(m != NULL);                                              \
+        if ((rc = dec(b, m)) == 0) {                                        \
+            FUZZ_CHECK(enc(w, m) == 0);                                     \
+        }                                                                   \
+        free(m);                                                            \
+        return rc;                                                          \
+    }
+
+FUZZ_CODEC_HEAP(fuzz_codec_challenge, struct kh_challenge_reply,
+                kh_challenge_decode, kh_challenge_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_authed, struct kh_authed, kh_authed_decode,
+                kh_authed_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_ceremony_init, struct kh_ceremony_init_request,
+                kh_ceremony_init_decode, kh_ceremony_init_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_ceremony_reply, struct kh_ceremony_init_reply,
+                kh_ceremony_reply_decode, kh_ceremony_reply_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_ceremony_info, struct kh_ceremony_info,
+                kh_ceremony_info_decode, kh_ceremony_info_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_unseal_info, struct kh_unseal_info,
+                kh_unseal_info_decode, kh_unseal_info_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_unseal_share, struct kh_unseal_share,
+                kh_unseal_share_decode, kh_unseal_share_encode)
+FUZZ_CODEC_HEAP(fuzz_codec_unseal_progress, struct kh_unseal_progress,
+                kh_unseal_progress_decode, kh_unseal_progress_encode)
+
+/* The reply to an AUTHED request is the inner request's: any bytes. */
+static int fuzz_codec_any(struct kh_buf *b, struct kh_buf *w)
+{
+    FUZZ_CHECK(kh_buf_put_bytes(w, kh_buf_ptr(b), kh_buf_len(b)) == 0);
+    return kh_buf_skip(b, kh_buf_len(b));
+}
+
+/* OPERATOR_ADD: one operator, nothing after it. */
+static int fuzz_codec_operator(struct kh_buf *b, struct kh_buf *w)
+{
+    struct kh_operator m;
+    struct kh_buf t = *b;
+    int rc;
+
+    if ((rc = kh_operator_decode(&t, &m)) != 0 ||
+        (rc = kh_buf_expect_end(&t)) != 0) {
+        return rc;
+    }
+    FUZZ_CHECK(kh_operator_encode(w, &m) == 0);
+    *b = t;
+    return 0;
+}
+
+static int fuzz_codec_opname(struct kh_buf *b, struct kh_buf *w)
+{
+    char name[KH_MAX_NAME_LEN + 1];
+    int rc;
+
+    if ((rc = kh_opname_decode(b, name)) != 0) {
+        return rc;
+    }
+    FUZZ_CHECK(kh_opname_encode(w, name) == 0);
+    return 0;
+}
+
+/* OPERATOR_LIST reply: u32 count || count x operator. */
+static int fuzz_codec_operator_list(struct kh_buf *b, struct kh_buf *w)
+{
+    struct kh_operator m;
+    struct kh_buf t = *b;
+    uint32_t n;
+    int rc;
+
+    if ((rc = kh_buf_get_u32(&t, &n)) != 0) {
+        return rc;
+    }
+    if (n > KH_MAX_OPERATORS) {
+        return KH_ERR_TOO_LARGE;
+    }
+    FUZZ_CHECK(kh_buf_put_u32(w, n) == 0);
+    for (uint32_t i = 0; i < n; i++) {
+        if ((rc = kh_operator_decode(&t, &m)) != 0) {
+            return rc;
+        }
+        FUZZ_CHECK(kh_operator_encode(w, &m) == 0);
+    }
+    if ((rc = kh_buf_expect_end(&t)) != 0) {
+        return rc;
+    }
+    *b = t;
+    return 0;
+}
+
+/* REKEY_PREPARE request: u8 purpose || CEREMONY_INIT request. */
+static int fuzz_codec_rekey_prepare(struct kh_buf *b, struct kh_buf *w)
+{
+    struct kh_buf t = *b;
+    uint8_t purpose;
+    int rc;
+
+    if ((rc = kh_buf_get_u8(&t, &purpose)) != 0 ||
+        (rc = fuzz_codec_ceremony_init(&t, w)) != 0) {
+        return rc;
+    }
+    /* The re-encoding must start with the purpose byte too. */
+    {
+        struct kh_buf full;
+
+        kh_buf_init_writer(&full, KH_MAX_FRAME_LEN);
+        FUZZ_CHECK(kh_buf_put_u8(&full, purpose) == 0 &&
+                   kh_buf_put_bytes(&full, kh_buf_data(w), kh_buf_size(w)) ==
+                       0);
+        kh_buf_reset(w);
+        FUZZ_CHECK(kh_buf_put_bytes(w, kh_buf_data(&full),
+                                    kh_buf_size(&full)) == 0);
+        kh_buf_free(&full);
+    }
+    *b = t;
+    return 0;
+}
+
 static const struct {
     uint8_t type;
     fuzz_codec_fn fn;
@@ -343,6 +472,32 @@ static const struct {
     { KH_MSG_CERT_IMPORT | KH_MSG_REPLY, fuzz_codec_empty },
     { KH_MSG_CERT_GET, fuzz_codec_cert_get_request },
     { KH_MSG_CERT_GET | KH_MSG_REPLY, fuzz_codec_cert_get_reply },
+    { KH_MSG_AUTH_CHALLENGE, fuzz_codec_empty },
+    { KH_MSG_AUTH_CHALLENGE | KH_MSG_REPLY, fuzz_codec_challenge },
+    { KH_MSG_AUTHED, fuzz_codec_authed },
+    { KH_MSG_AUTHED | KH_MSG_REPLY, fuzz_codec_any },
+    { KH_MSG_OPERATOR_ADD, fuzz_codec_operator },
+    { KH_MSG_OPERATOR_ADD | KH_MSG_REPLY, fuzz_codec_empty },
+    { KH_MSG_OPERATOR_LIST, fuzz_codec_empty },
+    { KH_MSG_OPERATOR_LIST | KH_MSG_REPLY, fuzz_codec_operator_list },
+    { KH_MSG_OPERATOR_REMOVE, fuzz_codec_opname },
+    { KH_MSG_OPERATOR_REMOVE | KH_MSG_REPLY, fuzz_codec_empty },
+    { KH_MSG_CEREMONY_INIT, fuzz_codec_ceremony_init },
+    { KH_MSG_CEREMONY_INIT | KH_MSG_REPLY, fuzz_codec_ceremony_reply },
+    { KH_MSG_CEREMONY_INFO, fuzz_codec_empty },
+    { KH_MSG_CEREMONY_INFO | KH_MSG_REPLY, fuzz_codec_ceremony_info },
+    { KH_MSG_UNSEAL_INFO, fuzz_codec_empty },
+    { KH_MSG_UNSEAL_INFO | KH_MSG_REPLY, fuzz_codec_unseal_info },
+    { KH_MSG_UNSEAL_SHARE, fuzz_codec_unseal_share },
+    { KH_MSG_UNSEAL_SHARE | KH_MSG_REPLY, fuzz_codec_unseal_progress },
+    { KH_MSG_UNSEAL_RESET, fuzz_codec_empty },
+    { KH_MSG_UNSEAL_RESET | KH_MSG_REPLY, fuzz_codec_empty },
+    { KH_MSG_REKEY_PREPARE, fuzz_codec_rekey_prepare },
+    { KH_MSG_REKEY_PREPARE | KH_MSG_REPLY, fuzz_codec_ceremony_reply },
+    { KH_MSG_REKEY_COMMIT, fuzz_codec_empty },
+    { KH_MSG_REKEY_COMMIT | KH_MSG_REPLY, fuzz_codec_empty },
+    { KH_MSG_REKEY_ABORT, fuzz_codec_empty },
+    { KH_MSG_REKEY_ABORT | KH_MSG_REPLY, fuzz_codec_empty },
     { KH_MSG_ERROR, fuzz_codec_error },
 };
 
