@@ -151,6 +151,13 @@ const uint8_t *khd_ctx_seal_sha256(struct khd_ctx *ctx)
     return khd_ctx_seal(ctx)->exe_sha256;
 }
 
+void khd_seal_tick(struct khd_seal *s)
+{
+    pthread_mutex_lock(&s->lock);
+    khd_seal_expire_locked(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
 int khd_seal_take_ready(struct khd_seal *s, int purpose, uint8_t *master)
 {
     int r = KH_ERR_NOT_FOUND;

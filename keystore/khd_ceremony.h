@@ -24,6 +24,8 @@ struct khd_seal;
 KH_MUST_CHECK int khd_seal_new(const struct khd_config *cfg,
                                struct khd_seal **out);
 void khd_seal_free(struct khd_seal *s);
+/* Wipes submitted shares and a rebuilt master key past their timeout. */
+void khd_seal_tick(struct khd_seal *s);
 /* Wipes every submitted share and any rebuilt master key; logs |why|. */
 void khd_seal_reset(struct khd_seal *s, const char *why);
 

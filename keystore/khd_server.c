@@ -801,6 +801,7 @@ int khd_server_run(struct khd_ctx *ctx, const struct khd_server_config *cfg,
         };
 
         khd_reap(&srv);
+        khd_ctx_tick(ctx); /* partial unseals expire on time */
         /* Wake up now and then to join finished connection threads. */
         if (poll(pfd, 2, 1000) < 0) {
             if (errno == EINTR) {

@@ -435,6 +435,11 @@ struct khd_seal *khd_ctx_seal(struct khd_ctx *ctx)
     return ctx->seal;
 }
 
+void khd_ctx_tick(struct khd_ctx *ctx)
+{
+    khd_seal_tick(ctx->seal);
+}
+
 int khd_ctx_init_master(struct khd_ctx *ctx, const uint8_t *master,
                         int (*store)(void *arg), void *arg,
                         struct khd_error *e)

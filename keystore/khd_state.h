@@ -161,6 +161,11 @@ const char *khd_peer_who(const struct khd_peer *p, char *buf, size_t n);
 
 struct khd_seal;
 int khd_ctx_state(struct khd_ctx *ctx);
+/*
+ * Called about once a second by the server loop: expires a partial unseal
+ * (or a master key rebuilt for a rekey) on time, not on the next request.
+ */
+void khd_ctx_tick(struct khd_ctx *ctx);
 struct khd_seal *khd_ctx_seal(struct khd_ctx *ctx);
 /*
  * Ceremony init: under the exclusive lock, if still UNINITIALIZED, runs
