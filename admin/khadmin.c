@@ -22,7 +22,8 @@ static const struct kha_command kha_commands[] = {
     { NULL, "status", kha_cmd_status, "status [--json]" },
     { NULL, "seal", kha_cmd_seal, "seal" },
     { NULL, "unseal", kha_cmd_unseal,
-      "unseal --share FILE [--as NAME] --key KEY | --reset | --dev" },
+      "unseal --share FILE [--as NAME] --key KEY [--for rekey|rotate-master]"
+      " | --reset | --dev" },
     { "key", "generate", kha_cmd_key_generate,
       "key generate NAME --type TYPE [--allow-user USER]... "
       "[--allow-group GROUP]... [--json]\n"
@@ -64,7 +65,7 @@ static void kha_usage(FILE *f)
     fprintf(f, "usage: khadmin [--socket PATH] [--json] [--as NAME --key KEY "
                "[--pass SPEC]]\n"
                "               COMMAND [ARGS]\n"
-               "operator: --as/$KHADMIN_AS, --key/$KHADMIN_KEY (PEM file), "
+               "operator: --as/$KHADMIN_AS, --key/$KHADMIN_KEY (PEM file or URI), "
                "--pass/$KHADMIN_KEY_PASS\n"
                "  (pass:TEXT, env:VAR or file:PATH)\n"
                "commands:\n");
