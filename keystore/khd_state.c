@@ -856,17 +856,24 @@ int khd_op_generate(struct khd_ctx *ctx, const struct khd_peer *p,
     out->owner_uid = p->uid;
     out->acl = req->acl;
 
+    /*
+     * Wrap and insert under one shared hold of the lock: a master-key
+     * rotation (exclusive) can then never commit between the two and leave
+     * a record wrapped under the old KEK.
+     */
     pthread_rwlock_rdlock(&ctx->lock);
     if ((r = khd_require_unsealed(ctx, e)) == 0 &&
         (r = khd_record_seal(ctx->kek, out, priv, privlen, &rec)) != 0) {
         r = khd_fail(e, r, "cannot wrap key: %s", kh_strerror(r));
     }
-    pthread_rwlock_unlock(&ctx->lock);
-    if (r != 0) {
+    if (r == 0) {
+        r = khd_db_key_insert(ctx->db, req->name, 1, kh_buf_data(&rec),
+                              kh_buf_size(&rec));
+    } else {
+        pthread_rwlock_unlock(&ctx->lock);
         goto out;
     }
-    r = khd_db_key_insert(ctx->db, req->name, 1, kh_buf_data(&rec),
-                          kh_buf_size(&rec));
+    pthread_rwlock_unlock(&ctx->lock);
     if (r == KH_ERR_KEY_EXISTS) {
         r = khd_fail(e, r, "a key named '%s' already exists", req->name);
         goto out;

@@ -138,6 +138,24 @@ unseal_dir "$CUR" || kh_fail "rotated shares do not unseal"
 all_sign "rotated"
 kh_ok "SIGKILL after prepare, commit after restart: $NKEYS keys re-wrapped, old shares refused"
 
+# Keys generated while a rotation commits are wrapped under one KEK or the
+# other, never lost between the two.
+(
+    for i in $(seq 1 40); do
+        "$KHADMIN" key generate "g$i" --type ec:P-256 >/dev/null || exit 1
+    done
+) &
+GEN=$!
+unseal_dir "$CUR" --for rotate-master || kh_fail "rotate shares (gen)"
+as alice rotate-master --out "$WORK/rg" >/dev/null || kh_fail "rotate (gen)"
+wait $GEN || kh_fail "key generation during a rotation failed"
+CUR="$WORK/rg"
+for i in $(seq 1 40); do
+    "$KHADMIN" key sign "g$i" --in "$WORK/msg" --out /dev/null 2>/dev/null ||
+        kh_fail "key g$i generated during a rotation does not sign"
+done
+kh_ok "40 keys generated during a rotation all sign afterwards"
+
 # Random SIGKILLs during repeated rotations.
 KILLS=0
 for round in 1 2 3 4 5 6; do
