@@ -95,5 +95,9 @@ int kha_cmd_operator_list(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_operator_remove(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_ceremony_sign(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_ceremony_verify(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_audit_verify(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_audit_export(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_audit_archive(struct kha_globals *g, int argc, char **argv);
+int kha_cmd_audit_pubkey(struct kha_globals *g, int argc, char **argv);
 
 #endif /* KHA_H */

@@ -106,7 +106,8 @@ static void kha_print_key_json(const struct kh_key_info *k)
     kha_print_json_ids(k->acl.uids, k->acl.n_uids);
     printf(",\"allow_gids\":");
     kha_print_json_ids(k->acl.gids, k->acl.n_gids);
-    printf(",\"spki_sha256\":\"%s\"}", fp);
+    printf(",\"spki_sha256\":\"%s\",\"audit\":\"%s\"}", fp,
+           k->audit == 1 ? "batched" : "sync");
 }
 
 static void kha_print_key_text(const struct kh_key_info *k)
@@ -128,11 +129,12 @@ static void kha_print_key_text(const struct kh_key_info *k)
     kha_print_ids("allow users:", k->acl.uids, k->acl.n_uids, 0);
     kha_print_ids("allow groups:", k->acl.gids, k->acl.n_gids, 1);
     printf("spki sha256: %s\n", fp);
+    printf("audit:       %s\n", k->audit == 1 ? "batched" : "sync");
 }
 
 #define KHA_GEN_USAGE                                                       \
     "key generate NAME --type TYPE [--allow-user USER]... "                 \
-    "[--allow-group GROUP]... [--json]"
+    "[--allow-group GROUP]... [--audit sync|batched] [--json]"
 
 int kha_cmd_key_generate(struct kha_globals *g, int argc, char **argv)
 {
@@ -140,6 +142,7 @@ int kha_cmd_key_generate(struct kha_globals *g, int argc, char **argv)
         { "type", required_argument, NULL, 't' },
         { "allow-user", required_argument, NULL, 'u' },
         { "allow-group", required_argument, NULL, 'g' },
+        { "audit", required_argument, NULL, 'a' },
         { "json", no_argument, NULL, 'j' },
         { NULL, 0, NULL, 0 },
     };
@@ -177,6 +180,16 @@ int kha_cmd_key_generate(struct kha_globals *g, int argc, char **argv)
                                        optarg);
             }
             req.acl.n_gids++;
+            break;
+        case 'a':
+            if (strcmp(optarg, "sync") == 0) {
+                req.audit = 0;
+            } else if (strcmp(optarg, "batched") == 0) {
+                req.audit = 1;
+            } else {
+                return kha_usage_error(KHA_GEN_USAGE, "--audit is sync or "
+                                       "batched, not '%s'", optarg);
+            }
             break;
         case 'j':
             g->json = 1;

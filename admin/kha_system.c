@@ -4,9 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "kh_seal.h"
 
 #include "kha.h"
+
+/* SHA-256 of the audit public key (its fingerprint), or "-". */
+static void kha_audit_fp(const struct kh_status_reply *st, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    snprintf(out, 65, "-");
+    if (st->audit_spki_len > 0 &&
+        EVP_Digest(st->audit_spki, st->audit_spki_len, md, &n, EVP_sha256(),
+                   NULL) == 1) {
+        for (unsigned i = 0; i < n && i < 32; i++) {
+            snprintf(out + 2 * i, 3, "%02x", md[i]);
+        }
+    }
+}
 
 /* Parses only the options in |longopts| plus --json; 0 or KHA_USAGE. */
 static int kha_flags(struct kha_globals *g, int argc, char **argv,
@@ -42,6 +60,7 @@ static const char *kha_heap_name(int h)
 
 int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
 {
+    char afp[65];
     struct kh_status_reply st;
     struct kh_unseal_info *ui = NULL;
     struct kh_client *c;
@@ -64,6 +83,7 @@ int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
         ui = NULL;
     }
     kh_client_free(c);
+    kha_audit_fp(&st, afp);
     if (g->json) {
         printf("{\"state\":\"%s\",\"insecure_dev\":%s,\"secure_heap\":"
                "\"%s\",\"key_versions\":%u,\"version\":",
@@ -71,7 +91,8 @@ int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
                kha_heap_name(st.secure_heap), (unsigned)st.key_count);
         kha_json_str(stdout, st.version);
         kha_unseal_print_json(ui);
-        printf("}\n");
+        printf(",\"audit_head\":%llu,\"audit_key_sha256\":\"%s\"}\n",
+               (unsigned long long)st.audit_head, afp);
     } else {
         printf("state:        %s\n", kh_state_name(st.state));
         printf("mode:         %s\n",
@@ -82,6 +103,11 @@ int kha_cmd_status(struct kha_globals *g, int argc, char **argv)
         printf("key versions: %u\n", (unsigned)st.key_count);
         printf("version:      keyholderd %s\n", st.version);
         kha_unseal_print_text(ui);
+        printf("audit head:   seq %llu\n", (unsigned long long)st.audit_head);
+        printf("audit key:    %s%s\n", afp,
+               st.audit_spki_len > 0 ? " (sha256 of the public key; "
+                                       "khadmin audit pubkey)"
+                                     : "");
     }
     free(ui);
     return KHA_OK;

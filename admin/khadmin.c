@@ -26,7 +26,7 @@ static const struct kha_command kha_commands[] = {
       " | --reset | --dev" },
     { "key", "generate", kha_cmd_key_generate,
       "key generate NAME --type TYPE [--allow-user USER]... "
-      "[--allow-group GROUP]... [--json]\n"
+      "[--allow-group GROUP]... [--audit sync|batched] [--json]\n"
       "  TYPE: rsa:2048 rsa:3072 rsa:4096 ec:P-256 ec:P-384 ec:secp256k1 "
       "ed25519" },
     { "key", "list", kha_cmd_key_list, "key list [--json]" },
@@ -56,6 +56,14 @@ static const struct kha_command kha_commands[] = {
       "ceremony sign --record FILE --as NAME --key KEY [--pass SPEC]" },
     { "ceremony", "verify", kha_cmd_ceremony_verify,
       "ceremony verify --record FILE [--offline] [--json]" },
+    { "audit", "verify", kha_cmd_audit_verify,
+      "audit verify [--from SEQ] [--archive FILE]... [--json]\n"
+      "  audit verify --file EXPORT.jsonl... --pubkey AUDIT.pem (offline)" },
+    { "audit", "export", kha_cmd_audit_export,
+      "audit export [--since SEQ] [--follow]   (JSON lines)" },
+    { "audit", "archive", kha_cmd_audit_archive,
+      "audit archive --before SEQ --out FILE" },
+    { "audit", "pubkey", kha_cmd_audit_pubkey, "audit pubkey   (PEM)" },
 };
 
 #define KHA_N_COMMANDS (sizeof(kha_commands) / sizeof(kha_commands[0]))

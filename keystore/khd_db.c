@@ -17,6 +17,7 @@ struct khd_db {
     MDB_dbi keys;
     MDB_dbi certs;
     MDB_dbi operators;
+    MDB_dbi audit;
 };
 
 static int khd_db_fail(const char *what, int rc)
@@ -57,7 +58,8 @@ int khd_db_open(const char *dir, struct khd_db **out)
         (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &db->keys)) != 0 ||
         (rc = mdb_dbi_open(txn, "certs", MDB_CREATE, &db->certs)) != 0 ||
         (rc = mdb_dbi_open(txn, "operators", MDB_CREATE,
-                           &db->operators)) != 0) {
+                           &db->operators)) != 0 ||
+        (rc = mdb_dbi_open(txn, "audit", MDB_CREATE, &db->audit)) != 0) {
         khd_err("cannot open keystore tables: %s", mdb_strerror(rc));
         goto fail;
     }
@@ -669,4 +671,180 @@ void khd_db_write_abort(struct khd_db_write *w)
         mdb_txn_abort(w->txn);
         free(w);
     }
+}
+
+/*- Audit trail -------------------------------------------------------- */
+
+static void khd_db_seq_key(uint8_t out[8], uint64_t seq)
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+}
+
+static int khd_db_seq_parse(const MDB_val *k, uint64_t *seq)
+{
+    const uint8_t *p = k->mv_data;
+
+    if (k->mv_size != 8) {
+        return -1;
+    }
+    *seq = 0;
+    for (int i = 0; i < 8; i++) {
+        *seq = *seq << 8 | p[i];
+    }
+    return 0;
+}
+
+int khd_db_audit_append(struct khd_db *db, const struct khd_db_audit_put *puts,
+                        size_t n, const char *meta_key, const void *meta_val,
+                        size_t meta_len)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t kb[8];
+        MDB_val k = { sizeof(kb), kb }, v = { puts[i].len, (void *)puts[i].val };
+
+        khd_db_seq_key(kb, puts[i].seq);
+        if ((rc = mdb_put(txn, db->audit, &k, &v, MDB_NOOVERWRITE)) != 0) {
+            mdb_txn_abort(txn);
+            return khd_db_fail("put audit entry", rc);
+        }
+    }
+    if (meta_key != NULL) {
+        MDB_val k = { strlen(meta_key), (void *)meta_key };
+        MDB_val v = { meta_len, (void *)meta_val };
+
+        if ((rc = mdb_put(txn, db->meta, &k, &v, 0)) != 0) {
+            mdb_txn_abort(txn);
+            return khd_db_fail("put audit head", rc);
+        }
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit audit", rc);
+    }
+    return KH_OK;
+}
+
+/* The first (|last| 0) or last stored seq. KH_ERR_NOT_FOUND if empty. */
+int khd_db_audit_bound(struct khd_db *db, int last, uint64_t *seq)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc, r;
+
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, db->audit, &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, last ? MDB_LAST : MDB_FIRST);
+    }
+    if (rc == MDB_NOTFOUND) {
+        r = KH_ERR_NOT_FOUND;
+    } else if (rc != 0) {
+        r = khd_db_fail("audit bound", rc);
+    } else {
+        r = khd_db_seq_parse(&k, seq) == 0 ? KH_OK : KH_ERR_TAMPERED;
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_audit_read(struct khd_db *db, uint64_t from, uint32_t max,
+                      size_t max_bytes, khd_db_audit_cb cb, void *arg,
+                      int *more)
+{
+    uint8_t kb[8];
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k = { sizeof(kb), kb }, v;
+    size_t bytes = 0;
+    uint32_t count = 0;
+    int rc, r = KH_OK;
+
+    *more = 0;
+    khd_db_seq_key(kb, from);
+    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, db->audit, &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    }
+    while (rc == 0) {
+        uint64_t seq;
+
+        if (count == max || bytes + v.mv_size > max_bytes) {
+            *more = 1;
+            break;
+        }
+        if (khd_db_seq_parse(&k, &seq) != 0) {
+            seq = UINT64_MAX; /* a foreign key: the verifier names it */
+        }
+        if ((r = cb(seq, v.mv_data, v.mv_size, arg)) != 0) {
+            break;
+        }
+        bytes += v.mv_size;
+        count++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (r == 0 && rc != 0 && rc != MDB_NOTFOUND) {
+        r = khd_db_fail("read audit", rc);
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int khd_db_audit_drop_before(struct khd_db *db, uint64_t before,
+                             const char *meta_key, const void *meta_val,
+                             size_t meta_len, uint64_t *dropped)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v, mk = { strlen(meta_key), (void *)meta_key };
+    MDB_val mv = { meta_len, (void *)meta_val };
+    int rc;
+
+    *dropped = 0;
+    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
+        return khd_db_fail("begin", rc);
+    }
+    if ((rc = mdb_cursor_open(txn, db->audit, &cur)) == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    }
+    while (rc == 0) {
+        uint64_t seq;
+
+        if (khd_db_seq_parse(&k, &seq) == 0 && seq >= before) {
+            break;
+        }
+        if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+            break;
+        }
+        (*dropped)++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    }
+    if (cur != NULL) {
+        mdb_cursor_close(cur);
+    }
+    if ((rc != 0 && rc != MDB_NOTFOUND) ||
+        (rc = mdb_put(txn, db->meta, &mk, &mv, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return khd_db_fail("archive audit", rc);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        return khd_db_fail("commit", rc);
+    }
+    return KH_OK;
 }

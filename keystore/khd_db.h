@@ -124,4 +124,45 @@ void khd_db_write_abort(struct khd_db_write *w);
 /* Number of stored key versions. */
 KH_MUST_CHECK int khd_db_key_count(struct khd_db *db, uint32_t *count);
 
+/*
+ * Audit trail: sub-database "audit", key = u64 big-endian seq, value = a
+ * kh_audit_rec (prev hash || hash || entry encoding). Entries are only
+ * appended (an existing seq is never overwritten) and dropped from the
+ * front by an archive.
+ */
+struct khd_db_audit_put {
+    uint64_t seq;
+    const void *val;
+    size_t len;
+};
+/*
+ * One durable transaction: appends |n| entries and, if |meta_key| is not
+ * NULL, sets that meta value (the chain head) with them.
+ */
+KH_MUST_CHECK int khd_db_audit_append(struct khd_db *db,
+                                      const struct khd_db_audit_put *puts,
+                                      size_t n, const char *meta_key,
+                                      const void *meta_val, size_t meta_len);
+/* The first (|last| 0) or last stored seq; KH_ERR_NOT_FOUND if none. */
+KH_MUST_CHECK int khd_db_audit_bound(struct khd_db *db, int last,
+                                     uint64_t *seq);
+/*
+ * Calls |cb| for stored entries from |from| on, in order, at most |max|
+ * of them and |max_bytes| of values; |*more| says whether more remain. The
+ * value is valid during the call only. A non-zero |cb| result stops and
+ * is returned. A key that is not a seq is passed as UINT64_MAX.
+ */
+typedef int (*khd_db_audit_cb)(uint64_t seq, const uint8_t *val, size_t len,
+                               void *arg);
+KH_MUST_CHECK int khd_db_audit_read(struct khd_db *db, uint64_t from,
+                                    uint32_t max, size_t max_bytes,
+                                    khd_db_audit_cb cb, void *arg,
+                                    int *more);
+/* Drops entries below |before| and sets a meta value, in one txn. */
+KH_MUST_CHECK int khd_db_audit_drop_before(struct khd_db *db, uint64_t before,
+                                           const char *meta_key,
+                                           const void *meta_val,
+                                           size_t meta_len,
+                                           uint64_t *dropped);
+
 #endif /* KHD_DB_H */

@@ -5,8 +5,10 @@
 #include <string.h>
 #include <openssl/crypto.h>
 
+#include "kh_audit.h"
 #include "kh_auth.h"
 #include "kh_proto.h"
+#include "khd_audit.h"
 #include "khd_auth.h"
 #include "khd_ceremony.h"
 #include "khd_log.h"
@@ -170,6 +172,45 @@ static int khd_handle_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
     return r;
 }
 
+static int khd_handle_audit_read(struct khd_ctx *ctx,
+                                 const struct khd_peer *p,
+                                 struct kh_buf *body, struct kh_buf *reply,
+                                 struct khd_error *e)
+{
+    struct kh_audit_read_request req;
+    int r;
+
+    if ((r = kh_audit_read_request_decode(body, &req)) != 0) {
+        return r;
+    }
+    if (!khd_may_read_audit(ctx, p)) {
+        snprintf(e->reason, sizeof(e->reason), "uid %u may not read the "
+                 "audit log (auditor or admin only)", (unsigned)p->uid);
+        return KH_ERR_DENIED;
+    }
+    if ((r = khd_audit_read(khd_ctx_audit(ctx), req.from, req.max, reply)) !=
+        0) {
+        snprintf(e->reason, sizeof(e->reason), "cannot read the audit "
+                 "log: %s", kh_strerror(r));
+    }
+    return r;
+}
+
+static int khd_handle_audit_archive(struct khd_ctx *ctx,
+                                    const struct khd_peer *p,
+                                    struct kh_buf *body, struct kh_buf *reply,
+                                    struct khd_error *e)
+{
+    uint64_t before, dropped = 0;
+    int r;
+
+    if ((r = kh_audit_archive_decode(body, &before)) != 0 ||
+        (r = khd_op_audit_archive(ctx, p, before, &dropped, e)) != 0) {
+        return r;
+    }
+    return kh_buf_put_u64(reply, dropped);
+}
+
 typedef int (*khd_handler_fn)(struct khd_ctx *, const struct khd_peer *,
                               struct kh_buf *, struct kh_buf *,
                               struct khd_error *);
@@ -208,7 +249,52 @@ static const struct {
     { KH_MSG_REKEY_PREPARE, "rekey-prepare", khd_handle_rekey_prepare, NULL },
     { KH_MSG_REKEY_COMMIT, "rekey-commit", NULL, khd_rekey_commit },
     { KH_MSG_REKEY_ABORT, "rekey-abort", NULL, khd_rekey_abort },
+    { KH_MSG_AUDIT_READ, "audit-read", khd_handle_audit_read, NULL },
+    { KH_MSG_AUDIT_ARCHIVE, "audit-archive", khd_handle_audit_archive, NULL },
 };
+
+/* The audit category of a request type; handlers may refine it. */
+static uint8_t khd_audit_category(uint8_t type)
+{
+    switch (type) {
+    case KH_MSG_STATUS:
+    case KH_MSG_KEY_LIST:
+    case KH_MSG_KEY_INFO:
+    case KH_MSG_CERT_GET:
+    case KH_MSG_AUDIT_READ:
+    case KH_MSG_OPERATOR_LIST:
+    case KH_MSG_CEREMONY_INFO:
+    case KH_MSG_UNSEAL_INFO:
+        return KH_AUDIT_CAT_READ;
+    case KH_MSG_SEAL:
+    case KH_MSG_UNSEAL_DEV:
+    case KH_MSG_UNSEAL_SHARE:
+    case KH_MSG_UNSEAL_RESET:
+        return KH_AUDIT_CAT_SEAL;
+    case KH_MSG_KEY_GENERATE:
+    case KH_MSG_CERT_IMPORT:
+        return KH_AUDIT_CAT_LIFECYCLE;
+    case KH_MSG_KEY_SIGN:
+        return KH_AUDIT_CAT_SIGN;
+    case KH_MSG_AUTH_CHALLENGE:
+    case KH_MSG_AUTHED:
+        return KH_AUDIT_CAT_AUTH;
+    default:
+        return KH_AUDIT_CAT_ADMIN;
+    }
+}
+
+/* The handler table's name of |type| ("authed", "unknown" otherwise). */
+static const char *khd_op_name(uint8_t type)
+{
+    for (size_t i = 0; i < sizeof(khd_handlers) / sizeof(khd_handlers[0]);
+         i++) {
+        if (khd_handlers[i].type == type) {
+            return khd_handlers[i].name;
+        }
+    }
+    return type == KH_MSG_AUTHED ? "authed" : "unknown";
+}
 
 /* A decode failure names the field problem; others keep the handler's. */
 static const char *khd_decode_reason(int r)
@@ -240,6 +326,8 @@ static int khd_dispatch_inner(struct khd_ctx *ctx, const struct khd_peer *p,
         if (khd_handlers[i].type != type) {
             continue;
         }
+        /* The request inside an AUTHED envelope names the operation. */
+        khd_audit_note_op(khd_handlers[i].name, khd_audit_category(type));
         if (khd_handlers[i].action != NULL) {
             if ((r = kh_buf_expect_end(body)) == 0) {
                 r = khd_handlers[i].action(ctx, p, e);
@@ -294,6 +382,7 @@ static int khd_dispatch_authed(struct khd_ctx *ctx, const struct khd_peer *p,
     *as = *p;
     snprintf(as->operator_name, sizeof(as->operator_name), "%s", op.name);
     as->operator_roles = op.roles;
+    khd_audit_note_operator(op.name);
     memcpy(as->auth_nonce, m.nonce, sizeof(as->auth_nonce));
     kh_buf_init_reader(&inner, m.inner, m.inner_len);
     r = khd_dispatch_inner(ctx, as, m.inner_type, &inner, reply, e);
@@ -301,29 +390,50 @@ static int khd_dispatch_authed(struct khd_ctx *ctx, const struct khd_peer *p,
     return r;
 }
 
+/*
+ * Every request runs inside an audit scope (khd_audit.h): the entry gets
+ * the operation, the caller, the result and the reason, plus whatever the
+ * handlers noted (the operator after a valid envelope, the key, the data's
+ * digest). A success whose entry cannot be made durable becomes
+ * KH_ERR_AUDIT: nothing is handed out unaudited.
+ */
 int khd_dispatch(struct khd_ctx *ctx, const struct khd_peer *p,
                  const uint8_t *frame, size_t len, struct kh_buf *reply)
 {
     struct khd_error e = { .reason = "" };
+    struct khd_audit_req q;
     struct kh_frame f;
-    int r, er;
+    int r, er, ar;
 
     if ((r = kh_frame_decode(frame, len, &f)) != 0) {
         khd_warn("uid %u pid %d sent an undecodable frame: %s",
                  (unsigned)p->uid, (int)p->pid, kh_strerror(r));
+        snprintf(e.reason, sizeof(e.reason), "undecodable frame: %s",
+                 kh_strerror(r));
+        khd_audit_event(khd_ctx_audit(ctx), p, "frame", KH_AUDIT_CAT_PROTOCOL,
+                        r, e.reason);
         er = khd_reply_error(reply, 0, r, NULL);
         return er != 0 ? er : KH_ERR_PROTOCOL;
     }
+    khd_audit_begin(&q, p, khd_op_name(f.type), khd_audit_category(f.type));
     if ((r = kh_frame_begin(reply, (uint8_t)(f.type | KH_MSG_REPLY),
-                            f.request_id)) != 0) {
-        return r;
+                            f.request_id)) == 0) {
+        if (f.type == KH_MSG_AUTHED) {
+            r = khd_dispatch_authed(ctx, p, &f.body, reply, &e);
+        } else {
+            r = khd_dispatch_inner(ctx, p, f.type, &f.body, reply, &e);
+        }
+        if (r == 0) {
+            r = kh_frame_end(reply);
+        }
     }
-    if (f.type == KH_MSG_AUTHED) {
-        r = khd_dispatch_authed(ctx, p, &f.body, reply, &e);
-    } else {
-        r = khd_dispatch_inner(ctx, p, f.type, &f.body, reply, &e);
+    ar = khd_audit_end(khd_ctx_audit(ctx), &q, r, e.reason);
+    if (r == 0 && ar != 0) {
+        r = ar;
+        snprintf(e.reason, sizeof(e.reason), "the audit entry could not be "
+                 "stored; request not completed");
     }
-    if (r == 0 && (r = kh_frame_end(reply)) == 0) {
+    if (r == 0) {
         return KH_OK;
     }
     return khd_reply_error(reply, f.request_id, r, e.reason);

@@ -5,7 +5,8 @@
  *              [--foreground] [--max-clients N] [--max-clients-per-uid N]
  *              [--io-timeout-ms MS] [--idle-timeout-ms MS]
  *              [--secure-heap BYTES] [--user NAME] [--require-mlock]
- *              [--no-seccomp]
+ *              [--no-seccomp] [--syslog] [--checkpoint-every N]
+ *              [--checkpoint-secs S]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,8 @@ struct khd_options {
     int no_seccomp;
     unsigned challenge_ttl;  /* --challenge-ttl SECONDS */
     unsigned unseal_timeout; /* --unseal-timeout SECONDS */
+    int syslog;            /* --syslog: each committed audit entry */
+    unsigned long cp_every, cp_secs;
 };
 
 static int khd_stop_pipe[2] = { -1, -1 };
@@ -76,6 +79,8 @@ static void khd_usage(FILE *f)
             "                  [--require-mlock] [--no-seccomp]\n"
             "                  [--challenge-ttl SECONDS] "
             "[--unseal-timeout SECONDS]\n"
+            "                  [--syslog] [--checkpoint-every N] "
+            "[--checkpoint-secs S]\n"
             "  --socket        default $KEYHOLDER_SOCKET, else %s\n"
             "  --state-dir     default %s\n"
             "  --max-clients   connections in all (default 256); one uid may\n"
@@ -87,7 +92,12 @@ static void khd_usage(FILE *f)
             "  --require-mlock refuse to start if memory cannot be locked\n"
             "  --no-seccomp    no system call filter (debugging only)\n"
             "  --challenge-ttl operator challenge lifetime, default 60\n"
-            "  --unseal-timeout a partial unseal expires, default 600\n",
+            "  --unseal-timeout a partial unseal expires, default 600\n"
+            "  --syslog        send each committed audit entry to syslog\n"
+            "                  (LOG_AUTHPRIV, one JSON line)\n"
+            "  --checkpoint-every N, --checkpoint-secs S\n"
+            "                  sign an audit checkpoint every N entries or S\n"
+            "                  seconds (default 1000, 60)\n",
             KHD_DEFAULT_SOCKET, KHD_DEFAULT_STATE_DIR);
 }
 
@@ -125,6 +135,9 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
         { "no-seccomp", no_argument, NULL, 'S' },
         { "challenge-ttl", required_argument, NULL, 'C' },
         { "unseal-timeout", required_argument, NULL, 'U' },
+        { "syslog", no_argument, NULL, 'Y' },
+        { "checkpoint-every", required_argument, NULL, 'N' },
+        { "checkpoint-secs", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -223,6 +236,18 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
             } else {
                 o->unseal_timeout = (unsigned)v;
             }
+            break;
+        case 'Y':
+            o->syslog = 1;
+            break;
+        case 'N':
+        case 'T':
+            if (khd_parse_uint(optarg, 100000000, &v) != 0) {
+                fprintf(stderr, "keyholderd: bad --checkpoint-%s '%s'\n",
+                        c == 'N' ? "every" : "secs", optarg);
+                return 2;
+            }
+            *(c == 'N' ? &o->cp_every : &o->cp_secs) = v;
             break;
         case 'h':
             khd_usage(stdout);
@@ -407,7 +432,7 @@ int main(int argc, char **argv)
 {
     struct khd_options o = { 0 };
     struct khd_server_config scfg;
-    struct khd_config cfg;
+    struct khd_config cfg = { 0 };
     struct khd_ctx *ctx = NULL;
     struct khd_user user;
     struct sigaction sa;
@@ -482,6 +507,9 @@ int main(int argc, char **argv)
         khd_err("cannot hash /proc/self/exe for the ceremony record");
         goto out;
     }
+    cfg.audit.syslog = o.syslog;
+    cfg.audit.checkpoint_every = (uint32_t)o.cp_every;
+    cfg.audit.checkpoint_secs = (uint32_t)o.cp_secs;
     if ((r = khd_keys_init()) != 0) {
         khd_err("crypto init failed: %s", kh_strerror(r));
         goto out;
@@ -519,8 +547,13 @@ int main(int argc, char **argv)
     if (o.no_seccomp) {
         khd_warn("--no-seccomp: running WITHOUT the system call filter "
                  "(debugging only)");
-    } else if (khd_harden_seccomp(o.foreground ? 0 : KHD_SECCOMP_SYSLOG) !=
-               0) {
+    } else if (khd_harden_seccomp(o.foreground && !o.syslog
+                                      ? 0
+                                      : KHD_SECCOMP_SYSLOG) != 0) {
+        goto out;
+    }
+    /* Threads that must run under the filter start only now. */
+    if (khd_ctx_start(ctx) != 0) {
         goto out;
     }
     khd_info("keyholderd %s serving %s (state %s, pid %d, user %s, "

@@ -26,6 +26,7 @@
 
 #include "kh_auth.h"
 #include "kh_seal.h"
+#include "khd_audit.h"
 #include "khd_ceremony.h"
 #include "khd_db.h"
 #include "khd_log.h"
@@ -492,6 +493,7 @@ static int khd_commit_txn(void *arg, const struct khd_kek *kek,
               0 ||
           (r = khd_db_write_rewrite(w, KHD_TABLE_CERTS, khd_remac_cert, c)) !=
               0 ||
+          (r = khd_audit_key_rewrap(w, c->old, c->new_kek)) != 0 ||
           (r = khd_db_write_put(w, KHD_TABLE_META, KHD_META_CHECK,
                                 strlen(KHD_META_CHECK), check,
                                 sizeof(check))) != 0)) ||

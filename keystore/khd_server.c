@@ -16,6 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "kh_proto.h"
+#include "khd_audit.h"
 #include "khd_dispatch.h"
 #include "khd_log.h"
 
@@ -417,12 +418,18 @@ static int khd_read_frame(struct khd_conn *c, struct kh_buf *reply,
     if ((r = kh_frame_check_len(c->in + c->in_start, len)) != 0) {
         const uint8_t *h = c->in + c->in_start;
 
+        char why[KH_MAX_REASON_LEN + 1];
+        unsigned flen = (unsigned)((uint32_t)h[0] << 24 |
+                                   (uint32_t)h[1] << 16 |
+                                   (uint32_t)h[2] << 8 | h[3]);
+
         khd_warn("uid %u pid %d exe %s sent a frame length of %u bytes "
                  "(%s); closing", (unsigned)c->peer.uid, (int)c->peer.pid,
-                 khd_peer_exe(&c->peer),
-                 (unsigned)((uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-                            (uint32_t)h[2] << 8 | h[3]),
+                 khd_peer_exe(&c->peer), flen, kh_strerror(r));
+        snprintf(why, sizeof(why), "frame length of %u bytes: %s", flen,
                  kh_strerror(r));
+        khd_audit_event(khd_ctx_audit(c->srv->ctx), &c->peer, "frame",
+                        KH_AUDIT_CAT_PROTOCOL, r, why);
         if (khd_reply_error(reply, 0, r, NULL) == 0) {
             (void)khd_write_full(c, kh_buf_data(reply), kh_buf_size(reply));
         }

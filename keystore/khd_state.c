@@ -46,6 +46,7 @@ struct khd_cached_key {
 
 struct khd_ctx {
     struct khd_db *db;
+    struct khd_audit *audit;
     char *state_dir;
     int secure_heap;
     uid_t self_uid;
@@ -171,6 +172,11 @@ static int khd_unseal_with(struct khd_ctx *ctx, const uint8_t *master)
         goto out;
     }
     ctx->state = KH_STATE_UNSEALED;
+    /* A damaged audit key is logged; signing keys still unseal. */
+    if (khd_audit_key_load(ctx->audit, ctx->kek) != 0) {
+        khd_err("audit checkpoints stay unsigned until the audit key is "
+                "repaired");
+    }
 out:
     OPENSSL_cleanse(got, sizeof(got));
     kh_buf_free(&stored);
@@ -330,7 +336,8 @@ int khd_ctx_open(const struct khd_config *cfg, struct khd_ctx **out)
         r = KH_ERR_ALLOC;
         goto fail;
     }
-    if ((r = khd_db_open(cfg->state_dir, &ctx->db)) != 0) {
+    if ((r = khd_db_open(cfg->state_dir, &ctx->db)) != 0 ||
+        (r = khd_audit_open(ctx->db, &cfg->audit, &ctx->audit)) != 0) {
         goto fail;
     }
     kh_buf_init_writer(&check, KHD_CHECK_VALUE_LEN);
@@ -373,6 +380,7 @@ void khd_ctx_close(struct khd_ctx *ctx)
     }
     khd_cache_wipe(ctx);
     khd_kek_free(ctx->kek);
+    khd_audit_close(ctx->audit);
     khd_db_close(ctx->db);
     khd_auth_free(ctx->auth);
     khd_seal_free(ctx->seal);
@@ -394,6 +402,11 @@ void khd_status(struct khd_ctx *ctx, struct kh_status_reply *out)
     if (khd_db_key_count(ctx->db, &count) == 0) {
         out->key_count = count;
     }
+    out->audit_head = khd_audit_head(ctx->audit);
+    if (khd_audit_pubkey(ctx->audit, out->audit_spki,
+                         sizeof(out->audit_spki), &out->audit_spki_len) != 0) {
+        out->audit_spki_len = 0; /* none yet */
+    }
     snprintf(out->version, sizeof(out->version), "%s", KH_VERSION);
 }
 
@@ -402,6 +415,50 @@ static int khd_peer_is_admin(const struct khd_ctx *ctx,
                              const struct khd_peer *p)
 {
     return p->uid == 0 || p->uid == ctx->self_uid;
+}
+
+struct khd_audit *khd_ctx_audit(struct khd_ctx *ctx)
+{
+    return ctx->audit;
+}
+
+int khd_ctx_start(struct khd_ctx *ctx)
+{
+    return khd_audit_start(ctx->audit);
+}
+
+int khd_may_read_audit(const struct khd_ctx *ctx, const struct khd_peer *p)
+{
+    if (khd_peer_is_admin(ctx, p)) {
+        return 1;
+    }
+    return p->operator_name[0] != '\0' &&
+           (p->operator_roles & (KH_ROLE_AUDITOR | KH_ROLE_ADMIN)) != 0;
+}
+
+int khd_op_audit_archive(struct khd_ctx *ctx, const struct khd_peer *p,
+                         uint64_t before, uint64_t *dropped,
+                         struct khd_error *e)
+{
+    char why[KH_MAX_REASON_LEN + 1] = "";
+    int r;
+
+    *dropped = 0;
+    if (!khd_peer_is_admin(ctx, p) &&
+        !(p->operator_name[0] != '\0' &&
+          (p->operator_roles & KH_ROLE_ADMIN) != 0)) {
+        return khd_fail(e, KH_ERR_DENIED, "only an admin may archive the "
+                        "audit log");
+    }
+    /* Shared lock: a seal waits until the anchor is signed. */
+    pthread_rwlock_rdlock(&ctx->lock);
+    if ((r = khd_require_unsealed(ctx, e)) == 0 &&
+        (r = khd_audit_archive(ctx->audit, before, dropped, why,
+                               sizeof(why))) != 0) {
+        r = khd_fail(e, r, "%s", why);
+    }
+    pthread_rwlock_unlock(&ctx->lock);
+    return r;
 }
 
 int khd_peer_is_local_admin(const struct khd_ctx *ctx,
@@ -457,6 +514,14 @@ int khd_ctx_init_master(struct khd_ctx *ctx, const uint8_t *master,
         r = khd_fail(e, r, "cannot unseal: %s", kh_strerror(r));
     } else {
         ctx->insecure_dev = 0;
+        /* The ceremony's audit key; khd_audit_pubkey() gives its SPKI. */
+        if ((r = khd_audit_key_create(ctx->audit, ctx->kek)) != 0 &&
+            r != KH_ERR_KEY_EXISTS) {
+            r = khd_fail(e, r, "cannot create the audit key: %s",
+                         kh_strerror(r));
+        } else {
+            r = KH_OK;
+        }
     }
     pthread_rwlock_unlock(&ctx->lock);
     return r;
@@ -578,6 +643,13 @@ int khd_init_dev(struct khd_ctx *ctx, const struct khd_peer *p,
         r = khd_fail(e, r, "cannot unseal: %s", kh_strerror(r));
         goto out;
     }
+    if ((r = khd_audit_key_create(ctx->audit, ctx->kek)) != 0 &&
+        r != KH_ERR_KEY_EXISTS) {
+        r = khd_fail(e, r, "cannot create the audit key: %s",
+                     kh_strerror(r));
+        goto out;
+    }
+    r = KH_OK;
     khd_warn("initialized an INSECURE dev keyholder (uid %u): master key "
              "kept in %s", (unsigned)p->uid, ctx->state_dir);
 out:
@@ -609,6 +681,7 @@ int khd_seal(struct khd_ctx *ctx, const struct khd_peer *p,
         khd_cache_wipe(ctx);
         khd_kek_free(ctx->kek);
         ctx->kek = NULL;
+        khd_audit_key_unload(ctx->audit);
         ctx->state = KH_STATE_SEALED;
         khd_warn("sealed by %s%s%suid %u pid %d exe %s: every key wiped "
                  "from memory", p->operator_name[0] != '\0' ? "operator " : "",
@@ -825,6 +898,9 @@ int khd_op_generate(struct khd_ctx *ctx, const struct khd_peer *p,
 
     kh_buf_init_writer(&rec, KHD_RECORD_MAX_LEN);
     memset(out, 0, sizeof(*out));
+    khd_audit_note_key(req->name, 1, KH_AUDIT_SYNC);
+    khd_audit_note_alg("%s audit=%s", kh_key_type_name(req->type),
+                       req->audit == KH_AUDIT_BATCHED ? "batched" : "sync");
     pthread_rwlock_rdlock(&ctx->lock);
     r = khd_require_unsealed(ctx, e);
     pthread_rwlock_unlock(&ctx->lock);
@@ -855,6 +931,7 @@ int khd_op_generate(struct khd_ctx *ctx, const struct khd_peer *p,
     out->created = (uint64_t)time(NULL);
     out->owner_uid = p->uid;
     out->acl = req->acl;
+    out->audit = req->audit;
 
     /*
      * Wrap and insert under one shared hold of the lock: a master-key
@@ -900,9 +977,11 @@ int khd_op_info(struct khd_ctx *ctx, const struct khd_peer *p,
     struct khd_cached_key *ck;
     int r;
 
+    khd_audit_note_key(ref->name, ref->version, KH_AUDIT_SYNC);
     if ((r = khd_get_key(ctx, ref->name, ref->version, &ck, e)) != 0) {
         return r;
     }
+    khd_audit_note_key(ck->meta.name, ck->meta.version, KH_AUDIT_SYNC);
     if (!khd_peer_may_use(p, &ck->meta)) {
         khd_warn("uid %u pid %d exe %s denied key '%s' version %u",
                  (unsigned)p->uid, (int)p->pid, khd_peer_exe(p),
@@ -979,8 +1058,41 @@ int khd_op_sign(struct khd_ctx *ctx, const struct khd_peer *p,
     };
     int r;
 
+    khd_audit_note_key(req->name, req->version, KH_AUDIT_SYNC);
+    khd_audit_note_data(req->data, req->data_len);
+    khd_audit_note_alg("input=%s digest=%s padding=%s",
+                       req->input == KH_INPUT_DIGEST ? "digest" : "message",
+                       kh_digest_name(req->digest) != NULL
+                           ? kh_digest_name(req->digest)
+                           : "none",
+                       req->padding == KH_PAD_PSS     ? "pss"
+                       : req->padding == KH_PAD_PKCS1 ? "pkcs1"
+                                                      : "none");
     if ((r = khd_get_key(ctx, req->name, req->version, &ck, e)) != 0) {
         return r;
+    }
+    khd_audit_note_key(ck->meta.name, ck->meta.version, ck->meta.audit);
+    if (req->padding == KH_PAD_PSS) {
+        khd_audit_note_alg("%s input=%s digest=%s padding=pss mgf1=%s "
+                           "salt=%u", kh_key_type_name(ck->meta.type),
+                           req->input == KH_INPUT_DIGEST ? "digest"
+                                                         : "message",
+                           kh_digest_name(req->digest) != NULL
+                               ? kh_digest_name(req->digest)
+                               : "?",
+                           kh_digest_name(req->mgf1_digest) != NULL
+                               ? kh_digest_name(req->mgf1_digest)
+                               : "same",
+                           (unsigned)req->salt_len);
+    } else {
+        khd_audit_note_alg("%s input=%s digest=%s padding=%s",
+                           kh_key_type_name(ck->meta.type),
+                           req->input == KH_INPUT_DIGEST ? "digest"
+                                                         : "message",
+                           kh_digest_name(req->digest) != NULL
+                               ? kh_digest_name(req->digest)
+                               : "none",
+                           req->padding == KH_PAD_PKCS1 ? "pkcs1" : "none");
     }
     if ((r = khd_check_use(p, &ck->meta, e)) != 0) {
         goto out;
@@ -1150,6 +1262,7 @@ int khd_op_cert_import(struct khd_ctx *ctx, const struct khd_peer *p,
     char fp[65];
     int r;
 
+    khd_audit_note_key(req->name, 0, KH_AUDIT_SYNC);
     /* Shared lock throughout: a seal waits until the certificate is in. */
     pthread_rwlock_rdlock(&ctx->lock);
     if ((r = khd_cert_key(ctx, p, req->name, &meta, e)) != 0) {
@@ -1189,6 +1302,7 @@ int khd_op_cert_get(struct khd_ctx *ctx, const struct khd_peer *p,
     int r;
 
     *present = 0;
+    khd_audit_note_key(name, 0, KH_AUDIT_SYNC);
     pthread_rwlock_rdlock(&ctx->lock);
     if ((r = khd_cert_key(ctx, p, name, &meta, e)) != 0) {
         goto out;

@@ -17,6 +17,7 @@
 
 #include "kh_err.h"
 #include "kh_proto.h"
+#include "khd_audit.h"
 
 #define KHD_MAX_PEER_GROUPS 64
 /* Room for a PATH_MAX path with a few bytes escaped. */
@@ -65,6 +66,7 @@ struct khd_config {
     unsigned challenge_ttl;  /* seconds an auth challenge lives; 0: 60 */
     unsigned unseal_timeout; /* seconds a partial unseal lives; 0: 600 */
     uint8_t exe_sha256[32];  /* of keyholderd's binary, hashed at start */
+    struct khd_audit_config audit; /* zero: defaults */
 };
 
 struct khd_ctx;
@@ -202,5 +204,21 @@ KH_MUST_CHECK int khd_ctx_rekey(struct khd_ctx *ctx,
 
 /* 1 if |p| may use the key described by |meta|. */
 int khd_peer_may_use(const struct khd_peer *p, const struct kh_key_info *meta);
+
+/* The audit trail of |ctx| (khd_audit.h). */
+struct khd_audit *khd_ctx_audit(struct khd_ctx *ctx);
+/* Starts background work (the audit writer); after the seccomp filter. */
+KH_MUST_CHECK int khd_ctx_start(struct khd_ctx *ctx);
+
+/*
+ * 1 if |p| may read the audit log: root or the daemon's own user today,
+ * and an operator authenticated with the auditor or admin role.
+ */
+int khd_may_read_audit(const struct khd_ctx *ctx, const struct khd_peer *p);
+/* Archives entries below |before| (root/daemon user or an admin). */
+KH_MUST_CHECK int khd_op_audit_archive(struct khd_ctx *ctx,
+                                       const struct khd_peer *p,
+                                       uint64_t before, uint64_t *dropped,
+                                       struct khd_error *e);
 
 #endif /* KHD_STATE_H */

@@ -243,7 +243,9 @@ int kh_status_encode(struct kh_buf *b, const struct kh_status_reply *m)
         (r = kh_buf_put_u8(b, m->insecure_dev)) != 0 ||
         (r = kh_buf_put_u8(b, m->secure_heap)) != 0 ||
         (r = kh_buf_put_u32(b, m->key_count)) != 0 ||
-        (r = kh_buf_put_cstr(b, m->version)) != 0) {
+        (r = kh_buf_put_cstr(b, m->version)) != 0 ||
+        (r = kh_buf_put_u64(b, m->audit_head)) != 0 ||
+        (r = kh_buf_put_str(b, m->audit_spki, m->audit_spki_len)) != 0) {
         return r;
     }
     return KH_OK;
@@ -252,6 +254,7 @@ int kh_status_encode(struct kh_buf *b, const struct kh_status_reply *m)
 int kh_status_decode(struct kh_buf *b, struct kh_status_reply *m)
 {
     struct kh_buf t = *b;
+    const uint8_t *spki;
     int r;
 
     if ((r = kh_buf_get_u8(&t, &m->state)) != 0 ||
@@ -259,9 +262,13 @@ int kh_status_decode(struct kh_buf *b, struct kh_status_reply *m)
         (r = kh_buf_get_u8(&t, &m->secure_heap)) != 0 ||
         (r = kh_buf_get_u32(&t, &m->key_count)) != 0 ||
         (r = kh_buf_get_cstr(&t, m->version, sizeof(m->version))) != 0 ||
+        (r = kh_buf_get_u64(&t, &m->audit_head)) != 0 ||
+        (r = kh_buf_get_str(&t, &spki, &m->audit_spki_len,
+                            KH_MAX_SPKI_LEN)) != 0 ||
         (r = kh_buf_expect_end(&t)) != 0) {
         return r;
     }
+    memcpy(m->audit_spki, spki, m->audit_spki_len);
     if (m->state > KH_STATE_UNSEALED || m->insecure_dev > 1 ||
         m->secure_heap > 2) {
         return KH_ERR_INVALID_FORMAT;
@@ -358,7 +365,8 @@ int kh_keygen_encode(struct kh_buf *b, const struct kh_keygen_request *m)
     }
     if ((r = kh_name_encode(b, m->name)) != 0 ||
         (r = kh_buf_put_u8(b, m->type)) != 0 ||
-        (r = kh_acl_encode(b, &m->acl)) != 0) {
+        (r = kh_acl_encode(b, &m->acl)) != 0 ||
+        (r = kh_buf_put_u8(b, m->audit)) != 0) {
         return r;
     }
     return KH_OK;
@@ -372,8 +380,12 @@ int kh_keygen_decode(struct kh_buf *b, struct kh_keygen_request *m)
     if ((r = kh_name_decode(&t, m->name)) != 0 ||
         (r = kh_buf_get_u8(&t, &m->type)) != 0 ||
         (r = kh_acl_decode(&t, &m->acl)) != 0 ||
+        (r = kh_buf_get_u8(&t, &m->audit)) != 0 ||
         (r = kh_buf_expect_end(&t)) != 0) {
         return r;
+    }
+    if (m->audit > 1) {
+        return KH_ERR_INVALID_FORMAT;
     }
     if (kh_key_type_name(m->type) == NULL) {
         return KH_ERR_UNSUPPORTED;
@@ -396,7 +408,8 @@ int kh_key_info_encode(struct kh_buf *b, const struct kh_key_info *m)
         (r = kh_buf_put_u64(b, m->created)) != 0 ||
         (r = kh_buf_put_u32(b, m->owner_uid)) != 0 ||
         (r = kh_acl_encode(b, &m->acl)) != 0 ||
-        (r = kh_buf_put_str(b, m->spki, m->spki_len)) != 0) {
+        (r = kh_buf_put_str(b, m->spki, m->spki_len)) != 0 ||
+        (r = kh_buf_put_u8(b, m->audit)) != 0) {
         return r;
     }
     return KH_OK;
@@ -419,10 +432,12 @@ int kh_key_info_decode(struct kh_buf *b, struct kh_key_info *m)
         (r = kh_buf_get_u64(&t, &m->created)) != 0 ||
         (r = kh_buf_get_u32(&t, &m->owner_uid)) != 0 ||
         (r = kh_acl_decode(&t, &m->acl)) != 0 ||
-        (r = kh_buf_get_str(&t, &spki, &m->spki_len, KH_MAX_SPKI_LEN)) != 0) {
+        (r = kh_buf_get_str(&t, &spki, &m->spki_len, KH_MAX_SPKI_LEN)) != 0 ||
+        (r = kh_buf_get_u8(&t, &m->audit)) != 0) {
         return r;
     }
     if (m->version == 0 || kh_key_type_name(m->type) == NULL ||
+        m->audit > 1 ||
         m->state < KH_KEY_ACTIVE || m->state > KH_KEY_DESTROYED ||
         m->spki_len == 0) {
         return KH_ERR_INVALID_FORMAT;
@@ -701,6 +716,51 @@ int kh_cert_get_reply_decode(struct kh_buf *b, struct kh_cert_get_reply *m)
     }
     if (!kh_cert_reply_valid(m->present, m->der_len)) {
         return KH_ERR_INVALID_FORMAT;
+    }
+    *b = t;
+    return KH_OK;
+}
+
+int kh_audit_read_request_encode(struct kh_buf *b,
+                                 const struct kh_audit_read_request *m)
+{
+    int r;
+
+    if ((r = kh_buf_put_u64(b, m->from)) != 0 ||
+        (r = kh_buf_put_u32(b, m->max)) != 0) {
+        return r;
+    }
+    return KH_OK;
+}
+
+int kh_audit_read_request_decode(struct kh_buf *b,
+                                 struct kh_audit_read_request *m)
+{
+    struct kh_buf t = *b;
+    int r;
+
+    if ((r = kh_buf_get_u64(&t, &m->from)) != 0 ||
+        (r = kh_buf_get_u32(&t, &m->max)) != 0 ||
+        (r = kh_buf_expect_end(&t)) != 0) {
+        return r;
+    }
+    *b = t;
+    return KH_OK;
+}
+
+int kh_audit_archive_encode(struct kh_buf *b, uint64_t before)
+{
+    return kh_buf_put_u64(b, before);
+}
+
+int kh_audit_archive_decode(struct kh_buf *b, uint64_t *before)
+{
+    struct kh_buf t = *b;
+    int r;
+
+    if ((r = kh_buf_get_u64(&t, before)) != 0 ||
+        (r = kh_buf_expect_end(&t)) != 0) {
+        return r;
     }
     *b = t;
     return KH_OK;

@@ -71,6 +71,8 @@ enum kh_msg_type {
     KH_MSG_REKEY_PREPARE = 0x2a,
     KH_MSG_REKEY_COMMIT = 0x2b,
     KH_MSG_REKEY_ABORT = 0x2c,
+    KH_MSG_AUDIT_READ = 0x40,    /* entries from a seq, and the key */
+    KH_MSG_AUDIT_ARCHIVE = 0x41, /* drop entries before a seq */
     KH_MSG_ERROR = 0x7f,
     KH_MSG_REPLY = 0x80, /* OR-ed into the request type */
 };
@@ -186,6 +188,9 @@ struct kh_status_reply {
     uint8_t secure_heap;     /* 1 ok, 2 no mlock/guard pages, 0 none */
     uint32_t key_count;      /* stored key versions */
     char version[KH_MAX_VERSION_STR + 1];
+    uint64_t audit_head;     /* last durable audit seq */
+    size_t audit_spki_len;   /* 0: no audit key yet */
+    uint8_t audit_spki[KH_MAX_SPKI_LEN];
 };
 KH_MUST_CHECK int kh_status_encode(struct kh_buf *b,
                                    const struct kh_status_reply *m);
@@ -203,6 +208,7 @@ struct kh_keygen_request {
     char name[KH_MAX_NAME_LEN + 1];
     uint8_t type;
     struct kh_acl acl;
+    uint8_t audit; /* enum kh_audit_mode: 0 sync, 1 batched */
 };
 KH_MUST_CHECK int kh_keygen_encode(struct kh_buf *b,
                                    const struct kh_keygen_request *m);
@@ -220,6 +226,7 @@ struct kh_key_info {
     struct kh_acl acl;
     size_t spki_len;
     uint8_t spki[KH_MAX_SPKI_LEN]; /* SubjectPublicKeyInfo DER */
+    uint8_t audit; /* enum kh_audit_mode; in the record's AAD */
 };
 KH_MUST_CHECK int kh_key_info_encode(struct kh_buf *b,
                                      const struct kh_key_info *m);
@@ -317,5 +324,19 @@ KH_MUST_CHECK int kh_cert_get_reply_encode(struct kh_buf *b,
                                            const struct kh_cert_get_reply *m);
 KH_MUST_CHECK int kh_cert_get_reply_decode(struct kh_buf *b,
                                            struct kh_cert_get_reply *m);
+
+/* AUDIT_READ request: u64 from || u32 max (entries; capped by the daemon). */
+struct kh_audit_read_request {
+    uint64_t from;
+    uint32_t max;
+};
+KH_MUST_CHECK int kh_audit_read_request_encode(
+    struct kh_buf *b, const struct kh_audit_read_request *m);
+KH_MUST_CHECK int kh_audit_read_request_decode(
+    struct kh_buf *b, struct kh_audit_read_request *m);
+
+/* AUDIT_ARCHIVE request: u64 before. Reply: u64 dropped. */
+KH_MUST_CHECK int kh_audit_archive_encode(struct kh_buf *b, uint64_t before);
+KH_MUST_CHECK int kh_audit_archive_decode(struct kh_buf *b, uint64_t *before);
 
 #endif /* KH_PROTO_H */

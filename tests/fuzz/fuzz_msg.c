@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "kh_audit.h"
 #include "kh_auth.h"
 #include "kh_proto.h"
 #include "kh_seal.h"
@@ -319,6 +320,68 @@ static int fuzz_codec_cert_get_reply(struct kh_buf *b, struct kh_buf *w)
     return 0;
 }
 
+static int fuzz_codec_audit_read_request(struct kh_buf *b, struct kh_buf *w)
+{
+    struct kh_audit_read_request m, m2;
+    struct kh_buf r;
+    int rc;
+
+    if ((rc = kh_audit_read_request_decode(b, &m)) != 0) {
+        return rc;
+    }
+    FUZZ_CHECK(kh_audit_read_request_encode(w, &m) == 0);
+    fuzz_reread(&r, w);
+    FUZZ_CHECK(kh_audit_read_request_decode(&r, &m2) == 0);
+    FUZZ_CHECK(m.from == m2.from && m.max == m2.max);
+    return 0;
+}
+
+/* Header, then exactly |count| entries, nothing after them. */
+static int fuzz_codec_audit_read_reply(struct kh_buf *b, struct kh_buf *w)
+{
+    struct kh_audit_page m;
+    struct kh_buf t = *b;
+    int rc;
+
+    if ((rc = kh_audit_page_decode(&t, &m)) != 0) {
+        return rc;
+    }
+    FUZZ_CHECK(m.has_anchor <= 1 && m.more <= 1 &&
+               m.spki_len <= KH_MAX_SPKI_LEN);
+    FUZZ_CHECK(kh_audit_page_encode(w, &m) == 0);
+    for (uint32_t i = 0; i < m.count; i++) {
+        const uint8_t *val;
+        uint64_t seq;
+        size_t len;
+
+        if ((rc = kh_audit_page_entry_decode(&t, &seq, &val, &len)) != 0) {
+            kh_buf_reset(w);
+            return rc;
+        }
+        FUZZ_CHECK(len <= KH_AUDIT_MAX_REC + 1);
+        FUZZ_CHECK(kh_buf_put_u64(w, seq) == 0 &&
+                   kh_buf_put_str(w, val, len) == 0);
+    }
+    if ((rc = kh_buf_expect_end(&t)) != 0) {
+        kh_buf_reset(w);
+        return rc;
+    }
+    *b = t;
+    return 0;
+}
+
+static int fuzz_codec_audit_archive(struct kh_buf *b, struct kh_buf *w)
+{
+    uint64_t before;
+    int rc;
+
+    if ((rc = kh_audit_archive_decode(b, &before)) != 0) {
+        return rc;
+    }
+    FUZZ_CHECK(kh_audit_archive_encode(w, before) == 0);
+    return 0;
+}
+
 /*- By type ------------------------------------------------------------ */
 
 /*- Operators, ceremony, unseal (kh_auth.h, kh_seal.h) ------------------ */
@@ -498,6 +561,11 @@ static const struct {
     { KH_MSG_REKEY_COMMIT | KH_MSG_REPLY, fuzz_codec_empty },
     { KH_MSG_REKEY_ABORT, fuzz_codec_empty },
     { KH_MSG_REKEY_ABORT | KH_MSG_REPLY, fuzz_codec_empty },
+    { KH_MSG_AUDIT_READ, fuzz_codec_audit_read_request },
+    { KH_MSG_AUDIT_READ | KH_MSG_REPLY, fuzz_codec_audit_read_reply },
+    { KH_MSG_AUDIT_ARCHIVE, fuzz_codec_audit_archive },
+    /* The reply is the same shape: u64 dropped. */
+    { KH_MSG_AUDIT_ARCHIVE | KH_MSG_REPLY, fuzz_codec_audit_archive },
     { KH_MSG_ERROR, fuzz_codec_error },
 };
 

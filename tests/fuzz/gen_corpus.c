@@ -17,12 +17,14 @@
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "fuzz_fixture.h"
 #include "kh_ceremony.h"
+#include "kh_audit.h"
 #include "kh_proto.h"
 #include "provider.h"
 
@@ -845,6 +847,167 @@ static void gen_ceremony_seeds(void)
     }
 }
 
+/*- Audit export lines (fuzz_kh_audit_json) --------------------------- */
+
+/* Signs a checkpoint/anchor statement with the fixture's p256 key. */
+static void gen_audit_sign(EVP_PKEY *pk, int kind, uint64_t seq,
+                           const uint8_t *hash, uint64_t t, uint8_t *sig,
+                           size_t *siglen)
+{
+    struct kh_buf st;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+    kh_buf_init_writer(&st, 256);
+    GEN_CHECK(kh_audit_statement(kind, seq, hash, t, &st) == 0);
+    *siglen = KH_AUDIT_MAX_SIG;
+    GEN_CHECK(md != NULL &&
+              EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, pk) == 1 &&
+              EVP_DigestSign(md, sig, siglen, kh_buf_data(&st),
+                             kh_buf_size(&st)) == 1);
+    EVP_MD_CTX_free(md);
+    kh_buf_free(&st);
+}
+
+/*
+ * A chain of 8 entries (start, sign, refusal, protocol error, checkpoint,
+ * gap, sign, anchor) rendered as export lines into |out|, one per line;
+ * |line_at[i]| is where line i starts.
+ */
+static void gen_audit_chain(EVP_PKEY *pk, struct kh_buf *out,
+                            size_t line_at[9], struct kh_audit_anchor *an)
+{
+    static const uint8_t kinds[8] = {
+        KH_AUDIT_START, KH_AUDIT_EVENT, KH_AUDIT_EVENT, KH_AUDIT_EVENT,
+        KH_AUDIT_CHECKPOINT, KH_AUDIT_GAP, KH_AUDIT_EVENT, KH_AUDIT_ANCHOR,
+    };
+    uint8_t prev[KH_AUDIT_HASH_LEN] = { 0 };
+    struct kh_buf enc;
+
+    kh_buf_init_writer(&enc, KH_AUDIT_MAX_ENC);
+    for (int i = 0; i < 8; i++) {
+        struct kh_audit_entry e;
+        struct kh_audit_rec rec;
+
+        memset(&e, 0, sizeof(e));
+        e.seq = (uint64_t)i + 1;
+        e.time_ns = 1795000000000000000ull + (uint64_t)i * 1000;
+        e.kind = kinds[i];
+        e.category = i == 2 ? KH_AUDIT_CAT_POLICY
+                     : i == 3 ? KH_AUDIT_CAT_PROTOCOL
+                     : i == 1 || i == 6 ? KH_AUDIT_CAT_SIGN
+                                        : KH_AUDIT_CAT_AUDIT;
+        e.severity = i == 2 || i == 3 ? KH_AUDIT_SEV_WARNING
+                                      : KH_AUDIT_SEV_INFO;
+        e.uid = i == 2 ? 65534 : 0;
+        e.pid = 4242;
+        snprintf(e.exe, sizeof(e.exe), "/usr/sbin/nginx \\x01\"q\"");
+        snprintf(e.op, sizeof(e.op), "%s",
+                 i == 3 ? "frame" : kinds[i] == KH_AUDIT_EVENT ? "key-sign"
+                                                              : "audit");
+        if (i == 1 || i == 2 || i == 6) {
+            snprintf(e.key, sizeof(e.key), "p256");
+            e.key_version = 1;
+            e.has_data = 1;
+            memset(e.data_sha256, 0x5a + i, sizeof(e.data_sha256));
+            snprintf(e.alg, sizeof(e.alg), "ec:P-256 input=digest "
+                     "digest=sha256 padding=none");
+        }
+        if (i == 2) {
+            e.result = KH_ERR_DENIED;
+            snprintf(e.reason, sizeof(e.reason), "uid 65534 may not use "
+                     "key 'p256'");
+        } else if (i == 3) {
+            e.result = KH_ERR_BAD_VERSION;
+            snprintf(e.reason, sizeof(e.reason), "undecodable frame");
+        }
+        if (e.kind == KH_AUDIT_CHECKPOINT) {
+            e.subj_seq = e.seq - 1;
+            memcpy(e.subj_hash, prev, sizeof(prev));
+            gen_audit_sign(pk, KH_AUDIT_CHECKPOINT, e.subj_seq, prev,
+                           e.time_ns, e.sig, &e.sig_len);
+        } else if (e.kind == KH_AUDIT_GAP) {
+            e.aux = 1024;
+        } else if (e.kind == KH_AUDIT_ANCHOR) {
+            /* Entries before 4 archived; the hash of seq 3 is in an. */
+            e.subj_seq = an->seq;
+            memcpy(e.subj_hash, an->hash, sizeof(an->hash));
+            e.time_ns = an->time_ns;
+            gen_audit_sign(pk, KH_AUDIT_ANCHOR, an->seq, an->hash,
+                           an->time_ns, an->sig, &an->sig_len);
+            memcpy(e.sig, an->sig, an->sig_len);
+            e.sig_len = an->sig_len;
+        }
+        kh_buf_reset(&enc);
+        GEN_CHECK(kh_audit_entry_encode(&enc, &e) == 0);
+        memcpy(rec.prev, prev, sizeof(prev));
+        GEN_CHECK(kh_audit_hash(prev, kh_buf_data(&enc), kh_buf_size(&enc),
+                                rec.hash) == 0);
+        rec.enc = kh_buf_data(&enc);
+        rec.enc_len = kh_buf_size(&enc);
+        line_at[i] = kh_buf_size(out);
+        GEN_CHECK(kh_audit_json_line(&rec, &e, out) == 0 &&
+                  kh_buf_put_u8(out, '\n') == 0);
+        if (e.seq == 3) {
+            an->seq = 4;
+            an->time_ns = e.time_ns + 7;
+            memcpy(an->hash, rec.hash, sizeof(rec.hash));
+        }
+        memcpy(prev, rec.hash, sizeof(prev));
+    }
+    line_at[8] = kh_buf_size(out);
+    kh_buf_free(&enc);
+}
+
+static void gen_audit_seeds(void)
+{
+    const struct fuzz_key *k = fuzz_key_find("p256");
+    struct kh_audit_anchor an = { 0 };
+    struct kh_buf all, w;
+    size_t at[9];
+    BIO *bio;
+    EVP_PKEY *pk;
+    const uint8_t *d;
+
+    GEN_CHECK(k != NULL && (bio = BIO_new_mem_buf(k->pem, -1)) != NULL);
+    GEN_CHECK((pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) != NULL);
+    BIO_free(bio);
+    kh_buf_init_writer(&all, KH_AUDIT_MAX_LINE * 2);
+    kh_buf_init_writer(&w, KH_AUDIT_MAX_LINE * 2);
+    gen_audit_chain(pk, &all, at, &an);
+    d = kh_buf_data(&all);
+    gen_write("kh_audit_json", "chain", d, at[8]);
+    gen_write("kh_audit_json", "one-line", d, at[1] - 1);
+    /* The archived form: the anchor line, then entries 4..8. */
+    GEN_CHECK(kh_audit_anchor_json(&an, &w) == 0 && kh_buf_put_u8(&w, '\n') == 0 &&
+              kh_buf_put_bytes(&w, d + at[3], at[8] - at[3]) == 0);
+    gen_write("kh_audit_json", "anchored", kh_buf_data(&w), kh_buf_size(&w));
+    /* Archive then live: entries 1..3, the anchor, entries 4..8. */
+    kh_buf_reset(&w);
+    GEN_CHECK(kh_buf_put_bytes(&w, d, at[3]) == 0 &&
+              kh_audit_anchor_json(&an, &w) == 0 && kh_buf_put_u8(&w, '\n') == 0 &&
+              kh_buf_put_bytes(&w, d + at[3], at[8] - at[3]) == 0);
+    gen_write("kh_audit_json", "archive-then-live", kh_buf_data(&w),
+              kh_buf_size(&w));
+    /* Entry 3 missing, entries 5 and 6 swapped, one field edited. */
+    kh_buf_reset(&w);
+    GEN_CHECK(kh_buf_put_bytes(&w, d, at[2]) == 0 &&
+              kh_buf_put_bytes(&w, d + at[3], at[8] - at[3]) == 0);
+    gen_write("kh_audit_json", "missing", kh_buf_data(&w), kh_buf_size(&w));
+    kh_buf_reset(&w);
+    GEN_CHECK(kh_buf_put_bytes(&w, d, at[4]) == 0 &&
+              kh_buf_put_bytes(&w, d + at[5], at[6] - at[5]) == 0 &&
+              kh_buf_put_bytes(&w, d + at[4], at[5] - at[4]) == 0 &&
+              kh_buf_put_bytes(&w, d + at[6], at[8] - at[6]) == 0);
+    gen_write("kh_audit_json", "swapped", kh_buf_data(&w), kh_buf_size(&w));
+    kh_buf_reset(&w);
+    GEN_CHECK(kh_buf_put_bytes(&w, d, at[8]) == 0);
+    ((uint8_t *)kh_buf_data(&w))[at[1] + 10] ^= 1; /* inside "time" */
+    gen_write("kh_audit_json", "edited", kh_buf_data(&w), kh_buf_size(&w));
+    kh_buf_free(&w);
+    kh_buf_free(&all);
+    EVP_PKEY_free(pk);
+}
+
 int main(int argc, char **argv)
 {
     uint8_t *p256_cert, *ed_cert;
@@ -863,6 +1026,7 @@ int main(int argc, char **argv)
     gen_uri_seeds();
     gen_ref_seeds(ed_cert, ed_len);
     gen_ceremony_seeds();
+    gen_audit_seeds();
     OPENSSL_free(p256_cert);
     OPENSSL_free(ed_cert);
     return 0;

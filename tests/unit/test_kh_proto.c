@@ -1,6 +1,7 @@
 /* Unit tests: message codecs and framing (keystore/proto/kh_proto.c). */
 #include <string.h>
 
+#include "kh_audit.h"
 #include "kh_proto.h"
 #include "kh_test.h"
 
@@ -265,8 +266,23 @@ static void test_keygen(void)
     CU_ASSERT_EQUAL(kh_buf_put_u8(&w, 99), 0);
     CU_ASSERT_EQUAL(kh_buf_put_u32(&w, 0), 0);
     CU_ASSERT_EQUAL(kh_buf_put_u32(&w, 0), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u8(&w, KH_AUDIT_SYNC), 0);
     kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
     CU_ASSERT_EQUAL(kh_keygen_decode(&r, &out), KH_ERR_UNSUPPORTED);
+    /* The audit mode: sync (0) or batched (1), nothing else. */
+    kh_buf_reset(&w);
+    CU_ASSERT_EQUAL(kh_buf_put_cstr(&w, "ok"), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u8(&w, KH_KEY_P256), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u32(&w, 0), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u32(&w, 0), 0);
+    CU_ASSERT_EQUAL(kh_buf_put_u8(&w, KH_AUDIT_BATCHED), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_keygen_decode(&r, &out), 0);
+    CU_ASSERT_EQUAL(out.audit, KH_AUDIT_BATCHED);
+    kh_buf_truncate(&w, kh_buf_size(&w) - 1);
+    CU_ASSERT_EQUAL(kh_buf_put_u8(&w, 2), 0);
+    kh_buf_init_reader(&r, kh_buf_data(&w), kh_buf_size(&w));
+    CU_ASSERT_EQUAL(kh_keygen_decode(&r, &out), KH_ERR_INVALID_FORMAT);
     kh_buf_free(&w);
 }
 
