@@ -10,7 +10,9 @@
  * threads through each backend. Every operation's latency is recorded; the
  * report gives ops/s, p50 and p99 per (type, backend, threads) and the
  * ratio keyholder/in-process, compared with the goals. A missed goal is
- * reported, never fatal.
+ * reported, never fatal. These keys have audit=sync (the default). Then,
+ * unless --no-audit, ec:P-256 keys with audit=sync and audit=batched run
+ * against in-process with 1 and 8 clients (the audit trail's cost).
  *
  * Exit: 0 done, 1 daemon unreachable or not unsealed, a key generation
  * failed, a sign call failed or a sampled signature did not verify,
@@ -37,6 +39,9 @@
 #include "kh_proto.h"
 
 #define BENCH_MAX_THREADS 2
+/* The audit section runs 1 and 8 clients (DESIGN.md, issue 6). */
+#define BENCH_AUDIT_CLIENTS 8
+#define BENCH_MAX_WORKERS BENCH_AUDIT_CLIENTS
 #define BENCH_DEFAULT_SECONDS 2.0
 #define BENCH_DIGEST_LEN 32      /* SHA-256 */
 #define BENCH_MESSAGE_LEN 64     /* Ed25519 */
@@ -81,6 +86,7 @@ struct bench_opts {
     const char *json;
     double seconds;
     int selected[BENCH_N_TYPES];
+    int no_audit; /* --no-audit: skip the audit durability section */
 };
 
 /* One signature kept for verification after the run. */
@@ -554,7 +560,7 @@ static void bench_report_verify(const struct bench_result *res)
 static int bench_run(struct bench_job *job, EVP_PKEY *pub, int threads,
                      struct bench_result *res)
 {
-    struct bench_worker w[BENCH_MAX_THREADS];
+    static struct bench_worker w[BENCH_MAX_WORKERS];
     int n = 0, r = 0;
 
     memset(res, 0, sizeof(*res));
@@ -611,10 +617,13 @@ static void bench_key_name(const struct bench_type *t, char *out,
     }
 }
 
-/* Generates the daemon's key; returns its public key or NULL. */
+/*
+ * Generates the daemon's key (|audit|: KH_AUDIT_SYNC 0 or BATCHED 1);
+ * returns its public key or NULL.
+ */
 static EVP_PKEY *bench_keyholder_key(struct kh_client *c,
                                      const struct bench_type *t,
-                                     const char *name)
+                                     const char *name, uint8_t audit)
 {
     struct kh_keygen_request req;
     struct kh_key_info *info = calloc(1, sizeof(*info));
@@ -625,6 +634,7 @@ static EVP_PKEY *bench_keyholder_key(struct kh_client *c,
     memset(&req, 0, sizeof(req));
     snprintf(req.name, sizeof(req.name), "%s", name);
     req.type = t->kh_type;
+    req.audit = audit;
     if (info == NULL) {
         return NULL;
     }
@@ -880,7 +890,7 @@ static int bench_type(struct kh_client *c, const struct bench_opts *o,
     job.socket = o->socket;
     job.duration_ns = (uint64_t)(o->seconds * (double)BENCH_NS);
     bench_key_name(t, job.key_name, sizeof(job.key_name));
-    if ((daemon_pub = bench_keyholder_key(c, t, job.key_name)) == NULL) {
+    if ((daemon_pub = bench_keyholder_key(c, t, job.key_name, 0)) == NULL) {
         return KH_ERR_CRYPTO;
     }
     if ((job.pkey = bench_inproc_key(t)) == NULL) {
@@ -893,19 +903,94 @@ static int bench_type(struct kh_client *c, const struct bench_opts *o,
     return r;
 }
 
+/*- Audit durability ------------------------------------------------- */
+
+/*
+ * ec:P-256 with 1 and 8 clients: in-process, a key with audit=sync (each
+ * reply waits for its entry's group commit) and one with audit=batched.
+ * res[mode][clients]: mode 0 in-process, 1 sync, 2 batched.
+ */
+static int bench_audit(struct kh_client *c, const struct bench_opts *o,
+                       struct bench_result res[3][2])
+{
+    static const int clients[2] = { 1, BENCH_AUDIT_CLIENTS };
+    static const char *const label[3] = { "in-process", "audit=sync",
+                                          "audit=batched" };
+    const struct bench_type *t = &bench_types[3]; /* ec:P-256 */
+    struct bench_job job;
+    EVP_PKEY *pub[3] = { NULL, NULL, NULL };
+    int r = 0;
+
+    memset(&job, 0, sizeof(job));
+    job.type = t;
+    job.socket = o->socket;
+    job.duration_ns = (uint64_t)(o->seconds * (double)BENCH_NS);
+    if ((job.pkey = bench_inproc_key(t)) == NULL) {
+        return KH_ERR_CRYPTO;
+    }
+    pub[0] = job.pkey;
+    for (int m = 1; m < 3; m++) {
+        char name[KH_MAX_NAME_LEN + 1];
+
+        bench_key_name(t, name, sizeof(name));
+        snprintf(name + strlen(name), sizeof(name) - strlen(name), "-%s",
+                 m == 1 ? "sync" : "batched");
+        if ((pub[m] = bench_keyholder_key(c, t, name,
+                                          (uint8_t)(m - 1))) == NULL) {
+            r = KH_ERR_CRYPTO;
+            goto out;
+        }
+    }
+    printf("\naudit durability: %s, %d and %d concurrent clients\n",
+           t->name, clients[0], clients[1]);
+    bench_print_header();
+    for (int m = 0; m < 3 && r == 0; m++) {
+        job.backend = m == 0 ? BENCH_INPROC : BENCH_KEYHOLDER;
+        bench_key_name(t, job.key_name, sizeof(job.key_name));
+        snprintf(job.key_name + strlen(job.key_name),
+                 sizeof(job.key_name) - strlen(job.key_name), "-%s",
+                 m == 1 ? "sync" : "batched");
+        for (int k = 0; k < 2 && r == 0; k++) {
+            if ((r = bench_run(&job, pub[m], clients[k], &res[m][k])) == 0) {
+                printf("%-13s ", label[m]);
+                bench_print_result(&res[m][k]);
+            }
+        }
+    }
+    if (r == 0) {
+        printf("\n%-8s %12s %12s %14s %10s %10s\n", "clients", "in-process",
+               "audit=sync", "audit=batched", "sync/inp", "batch/inp");
+        for (int k = 0; k < 2; k++) {
+            printf("%-8d %12.0f %12.0f %14.0f %10.3f %10.3f\n", clients[k],
+                   res[0][k].ops_s, res[1][k].ops_s, res[2][k].ops_s,
+                   bench_ratio(&res[1][k], &res[0][k]),
+                   bench_ratio(&res[2][k], &res[0][k]));
+        }
+    }
+out:
+    EVP_PKEY_free(pub[1]);
+    EVP_PKEY_free(pub[2]);
+    EVP_PKEY_free(job.pkey);
+    return r;
+}
+
 /*- Command line ----------------------------------------------------- */
 
 static void bench_usage(FILE *f)
 {
     fprintf(f, "usage: bench_sign --socket PATH [--seconds S (default %g)]"
-               "\n                  [--types LIST] [--json FILE]\n"
+               "\n                  [--types LIST] [--json FILE] "
+               "[--no-audit]\n"
                "  LIST: comma-separated, of:",
             BENCH_DEFAULT_SECONDS);
     for (size_t i = 0; i < BENCH_N_TYPES; i++) {
         fprintf(f, " %s", bench_types[i].name);
     }
     fprintf(f, "\n  default: all but rsa:3072 and rsa:4096\n"
-               "  the daemon must be running and unsealed\n");
+               "  then ec:P-256 with audit=sync and audit=batched keys at 1 "
+               "and %d clients\n  (--no-audit skips it)\n"
+               "  the daemon must be running and unsealed\n",
+            BENCH_AUDIT_CLIENTS);
 }
 
 static int bench_select_types(struct bench_opts *o, const char *list)
@@ -957,6 +1042,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
         { "seconds", required_argument, NULL, 'S' },
         { "types", required_argument, NULL, 't' },
         { "json", required_argument, NULL, 'j' },
+        { "no-audit", no_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -975,6 +1061,9 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o)
             break;
         case 'j':
             o->json = optarg;
+            break;
+        case 'A':
+            o->no_audit = 1;
             break;
         case 'h':
             bench_usage(stdout);
@@ -1064,6 +1153,7 @@ int main(int argc, char **argv)
 {
     static struct bench_result res[BENCH_N_TYPES][BENCH_N_BACKENDS]
                                   [BENCH_MAX_THREADS];
+    static struct bench_result audit_res[3][2];
     struct bench_opts o = { .seconds = BENCH_DEFAULT_SECONDS };
     struct kh_client *c = NULL;
     int r;
@@ -1082,11 +1172,16 @@ int main(int argc, char **argv)
     if ((r = bench_check_daemon(c, &o)) == 0) {
         r = bench_all(c, &o, res);
     }
+    if (r == 0) {
+        bench_print_ratios(&o, res);
+    }
+    if (r == 0 && !o.no_audit) {
+        r = bench_audit(c, &o, audit_res);
+    }
     kh_client_free(c);
     if (r != 0) {
         return 1;
     }
-    bench_print_ratios(&o, res);
     if (o.json != NULL && bench_write_json(&o, res) != 0) {
         return 1;
     }
