@@ -176,13 +176,14 @@ static int khd_audit_sign(struct khd_audit *a, int kind, uint64_t seq,
     return r;
 }
 
-/* Fills a checkpoint entry (seq assigned) over the chain tip. */
+/* Fills a checkpoint entry (seq assigned) over |tip|, seq - 1's hash. */
 static void khd_audit_fill_checkpoint(struct khd_audit *a,
-                                      struct kh_audit_entry *e)
+                                      struct kh_audit_entry *e,
+                                      const uint8_t tip[KH_AUDIT_HASH_LEN])
 {
     pthread_mutex_lock(&a->key_mu);
     e->subj_seq = e->seq - 1;
-    memcpy(e->subj_hash, a->prev, KH_AUDIT_HASH_LEN);
+    memcpy(e->subj_hash, tip, KH_AUDIT_HASH_LEN);
     if (khd_audit_sign(a, KH_AUDIT_CHECKPOINT, e->subj_seq, e->subj_hash,
                        e->time_ns, e->sig, &e->sig_len) != 0) {
         /* Sealed meanwhile: an honest unsigned note instead. */
@@ -235,8 +236,7 @@ static int khd_audit_commit(struct khd_audit *a, struct kh_audit_entry **es,
         struct kh_audit_rec rec;
 
         if (es[i]->kind == KH_AUDIT_CHECKPOINT) {
-            memcpy(a->prev, prev, sizeof(prev)); /* sign the current tip */
-            khd_audit_fill_checkpoint(a, es[i]);
+            khd_audit_fill_checkpoint(a, es[i], prev);
         }
         kh_buf_reset(&enc);
         memcpy(rec.prev, prev, sizeof(prev));
@@ -715,8 +715,12 @@ int khd_audit_end(struct khd_audit *a, struct khd_audit_req *q, int result,
     n->status = 0;
     pthread_mutex_lock(&a->mu);
     khd_audit_enqueue_locked(a, n);
-    /* A batched entry beyond the durable reservation waits this once. */
-    wait = q->mode != KH_AUDIT_BATCHED || n->e.seq > a->reserved;
+    /*
+     * A batched entry beyond the durable reservation waits this once.
+     * Without a writer thread the submitter commits, so it always waits.
+     */
+    wait = q->mode != KH_AUDIT_BATCHED || n->e.seq > a->reserved ||
+           !a->running;
     if (wait && q->mode == KH_AUDIT_BATCHED && n->e.seq > a->want_reserve) {
         a->want_reserve = n->e.seq;
     }
