@@ -204,7 +204,7 @@ for t in "${types[@]}"; do
     tag=$(tag_of "$t")
     name="bench-tls-$tag"
     "$khadmin" --socket "$sock" key generate "$name" --type "$t" \
-        ${allow[@]+"${allow[@]}"} >/dev/null ||
+        --audit batched ${allow[@]+"${allow[@]}"} >/dev/null ||
         die "khadmin key generate $name --type $t failed"
     "$khadmin" --socket "$sock" key ref "$name" >"$tmp/keys/held-$tag.key"
     make_cert "keyholder:$name" "$tmp/openssl-held.cnf" \
