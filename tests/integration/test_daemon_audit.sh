@@ -1,6 +1,7 @@
 #!/bin/bash
-# The audit trail: a signature, a refusal and undecodable or unauthorized
-# requests each leave one entry with the right fields; 10,000 signatures
+# The audit trail: a signature, a refusal, undecodable or unauthorized
+# requests and a failed operator authentication each leave one entry with
+# the right fields (an auditor operator reads the log); 10,000 signatures
 # from 8 clients leave exactly one entry each and the chain verifies (with
 # signed checkpoints, online and offline); export + archive, then the
 # archive and the live log verify together; changing one byte of a stored
@@ -67,6 +68,34 @@ for r in BAD_VERSION TOO_LARGE UNKNOWN_TYPE TRAILING_DATA; do
         kh_fail "no protocol entry with $r"
 done
 kh_ok "unauthorized (audit read by nobody) and undecodable requests are audited ($n protocol entries)"
+
+# Operators: an auditor reads the log through a signed envelope and the
+# entry names the operator; another role is refused; a bad signature is a
+# failed authentication (category auth).
+mkop() { # NAME
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$WORK/$1.pem" 2>/dev/null
+    openssl pkey -in "$WORK/$1.pem" -pubout -out "$WORK/$1.pub"
+    chmod 0644 "$WORK/$1.pem"
+}
+mkop carol
+mkop dave
+"$KHADMIN" operator add carol --role auditor --pubkey "$WORK/carol.pub" >/dev/null
+"$KHADMIN" operator add dave --role approver --pubkey "$WORK/dave.pub" >/dev/null
+as_nobody "$KHADMIN" --as carol --key "$WORK/carol.pem" audit verify >/dev/null ||
+    kh_fail "auditor carol (uid nobody) cannot verify the log"
+kh_expect_fail 1 "may not read the audit log" \
+    as_nobody "$KHADMIN" --as dave --key "$WORK/dave.pem" audit export
+kh_expect_fail 1 "AUTH_FAILED" \
+    as_nobody "$KHADMIN" --as carol --key "$WORK/dave.pem" audit export
+"$KHADMIN" audit export >"$WORK/e1.jsonl"
+line=$(pick '"op":"audit-read"' '"operator":"carol"' '"result":"OK"' "\"uid\":$NOBODY_UID" | head -n 1)
+[ -n "$line" ] || kh_fail "no audit-read entry naming operator carol"
+[ -n "$(pick '"op":"audit-read"' '"operator":"dave"' '"result":"DENIED"' '"category":"policy"')" ] ||
+    kh_fail "no DENIED audit-read entry for approver dave"
+line=$(pick '"result":"AUTH_FAILED"' '"category":"auth"' "\"uid\":$NOBODY_UID" '"severity":"warning"' | head -n 1)
+[ -n "$line" ] || kh_fail "no AUTH_FAILED entry (category auth)"
+kh_ok "operators: an auditor reads (entry names carol), an approver is refused, a bad signature is audited as auth failure"
 
 # 10,000 signatures from 8 concurrent clients: exactly one entry each.
 "$KHADMIN" key generate conc --type ec:P-256 >/dev/null
