@@ -759,6 +759,8 @@ void khd_audit_event(struct khd_audit *a, const struct khd_peer *p,
         return;
     }
     khd_audit_begin(q, p, op, category);
+    /* Garbage hands out nothing: a flood must not cost a sync each. */
+    q->mode = KH_AUDIT_BATCHED;
     if (khd_audit_end(a, q, result, reason) != 0) {
         khd_err("audit: the %s event of uid %u was not stored", op,
                 (unsigned)p->uid);

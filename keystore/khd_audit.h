@@ -69,7 +69,10 @@ void khd_audit_begin(struct khd_audit_req *q, const struct khd_peer *p,
  */
 KH_MUST_CHECK int khd_audit_end(struct khd_audit *a, struct khd_audit_req *q,
                                 int result, const char *reason);
-/* One entry for an event outside any request (undecodable frame...). */
+/*
+ * One entry for an event outside any request (undecodable frame...),
+ * batched: it hands nothing out, so a flood costs no fdatasync per frame.
+ */
 void khd_audit_event(struct khd_audit *a, const struct khd_peer *p,
                      const char *op, uint8_t category, int result,
                      const char *reason);

@@ -416,6 +416,15 @@ int khd_dispatch(struct khd_ctx *ctx, const struct khd_peer *p,
         return er != 0 ? er : KH_ERR_PROTOCOL;
     }
     khd_audit_begin(&q, p, khd_op_name(f.type), khd_audit_category(f.type));
+    /*
+     * A challenge hands out a nonce and changes nothing: its entry need
+     * not be durable before the reply, and an unauthenticated flood of
+     * them must not cost one fdatasync each. What the operator then does
+     * with it (AUTHED) is audited like any request.
+     */
+    if (f.type == KH_MSG_AUTH_CHALLENGE) {
+        q.mode = KH_AUDIT_BATCHED;
+    }
     if ((r = kh_frame_begin(reply, (uint8_t)(f.type | KH_MSG_REPLY),
                             f.request_id)) == 0) {
         if (f.type == KH_MSG_AUTHED) {
