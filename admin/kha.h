@@ -99,5 +99,11 @@ int kha_cmd_audit_verify(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_audit_export(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_audit_archive(struct kha_globals *g, int argc, char **argv);
 int kha_cmd_audit_pubkey(struct kha_globals *g, int argc, char **argv);
+/*
+ * The daemon's audit public key (SPKI DER, from STATUS) into |spki|, for
+ * ceremony records. KHA_OK, or KHA_FAIL after saying why.
+ */
+int kha_audit_spki(struct kha_globals *g, uint8_t *spki, size_t cap,
+                   size_t *len);
 
 #endif /* KHA_H */

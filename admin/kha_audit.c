@@ -684,6 +684,31 @@ out:
     return r;
 }
 
+int kha_audit_spki(struct kha_globals *g, uint8_t *spki, size_t cap,
+                   size_t *len)
+{
+    struct kh_status_reply st;
+    struct kh_client *c;
+    int r;
+
+    *len = 0;
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_FAIL;
+    }
+    if ((r = kh_client_status(c, &st)) != 0) {
+        r = kha_call_failed(c, "status", r);
+    } else if (st.audit_spki_len == 0 || st.audit_spki_len > cap) {
+        fprintf(stderr, "khadmin: keyholderd has no audit key\n");
+        r = KHA_FAIL;
+    } else {
+        memcpy(spki, st.audit_spki, st.audit_spki_len);
+        *len = st.audit_spki_len;
+        r = KHA_OK;
+    }
+    kh_client_free(c);
+    return r;
+}
+
 int kha_cmd_audit_pubkey(struct kha_globals *g, int argc, char **argv)
 {
     struct kh_status_reply st;

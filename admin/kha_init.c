@@ -399,6 +399,11 @@ int kha_cmd_init(struct kha_globals *g, int argc, char **argv)
     }
     kha_record_fill(rec, KH_CEREMONY_INIT, &in->req, rep, in->location,
                     in->note, in->witnesses, in->n_witnesses);
+    /* The audit key made at init: the record vouches for it too. */
+    if (kha_audit_spki(g, rec->audit_spki, sizeof(rec->audit_spki),
+                       &rec->audit_spki_len) != KHA_OK) {
+        fprintf(stderr, "khadmin: WARNING: the record names no audit key\n");
+    }
     if ((r = kha_write_shares(in->out, rep)) != KHA_OK ||
         (r = kha_write_record(in->out, rec)) != KHA_OK) {
         fprintf(stderr, "khadmin: WARNING: keyholderd is initialized but "

@@ -219,6 +219,11 @@ static int kha_rekey_run(struct kha_globals *g, int purpose, int argc,
                                  : KH_CEREMONY_REKEY,
                         &o->in.req, rep, o->in.location, o->in.note,
                         o->in.witnesses, o->in.n_witnesses);
+        if (kha_audit_spki(g, rec->audit_spki, sizeof(rec->audit_spki),
+                           &rec->audit_spki_len) != KHA_OK) {
+            fprintf(stderr, "khadmin: WARNING: the record names no audit "
+                            "key\n");
+        }
         if ((r = kha_write_shares(o->in.out, rep)) != KHA_OK ||
             (r = kha_write_record(o->in.out, rec)) != KHA_OK) {
             fprintf(stderr, "khadmin: the new share files are incomplete; "

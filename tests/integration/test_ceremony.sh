@@ -74,6 +74,10 @@ grep -q '"location": "Vault 2, Building A"' "$WORK/cer/ceremony.json" ||
 SELF=$(sha256sum "$KEYHOLDERD" | cut -d' ' -f1)
 grep -q "\"sha256\": \"$SELF\"" "$WORK/cer/ceremony.json" ||
     kh_fail "record lacks the keyholderd binary's SHA-256"
+# The audit key made at init is in the record (and in status).
+AUDIT_B64=$("$KHADMIN" audit pubkey | openssl pkey -pubin -outform DER | base64 -w0)
+[ -n "$AUDIT_B64" ] && grep -qF "\"audit_public_key\": \"$AUDIT_B64\"" "$WORK/cer/ceremony.json" ||
+    kh_fail "record lacks the audit public key"
 "$KHADMIN" status | grep -q "state: *unsealed" || kh_fail "not unsealed"
 "$KHADMIN" status | grep -q "mode: *production" || kh_fail "not production"
 ID=$(sed -n 's/.*"ceremony_id": "\([0-9a-f]*\)".*/\1/p' "$WORK/cer/ceremony.json")
