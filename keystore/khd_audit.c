@@ -32,6 +32,12 @@
 #define KHD_AUDIT_DEFAULT_SECS 60
 #define KHD_AUDIT_READ_MAX 256
 #define KHD_AUDIT_READ_BYTES (192u * 1024)
+/*
+ * Spent nodes kept for reuse (each ~5.5 KB: the entry has room for a
+ * PATH_MAX executable): one malloc/free per request, made on one thread
+ * and released on another, otherwise grows some allocators' caches.
+ */
+#define KHD_AUDIT_SPARE_MAX 256
 
 struct khd_audit_node {
     struct khd_audit_node *next;
@@ -49,6 +55,8 @@ struct khd_audit {
     pthread_cond_t work;    /* the writer has something to do */
     pthread_cond_t durable; /* a batch was committed (or failed) */
     struct khd_audit_node *q_head, *q_tail;
+    struct khd_audit_node *spare; /* reusable nodes, |n_spare| of them */
+    unsigned n_spare;
     uint64_t next_seq;    /* the next seq handed out */
     uint64_t durable_seq; /* the last committed seq */
     uint64_t reserved;    /* durable: no seq above it was ever handed out
@@ -306,6 +314,32 @@ static void khd_audit_enqueue_locked(struct khd_audit *a,
     a->q_tail = n;
 }
 
+/* Caller holds mu. A node to fill: a spare one, or a new one (or NULL). */
+static struct khd_audit_node *khd_audit_node_get(struct khd_audit *a)
+{
+    struct khd_audit_node *n = a->spare;
+
+    if (n != NULL) {
+        a->spare = n->next;
+        a->n_spare--;
+        return n;
+    }
+    return malloc(sizeof(*n));
+}
+
+/* Caller holds mu. Wipes |n| and keeps it for reuse, or frees it. */
+static void khd_audit_node_put(struct khd_audit *a, struct khd_audit_node *n)
+{
+    if (a->n_spare >= KHD_AUDIT_SPARE_MAX) {
+        OPENSSL_clear_free(n, sizeof(*n));
+        return;
+    }
+    OPENSSL_cleanse(n, sizeof(*n));
+    n->next = a->spare;
+    a->spare = n;
+    a->n_spare++;
+}
+
 /* Caller holds mu. A checkpoint is due after |pending| more entries. */
 static int khd_audit_cp_due(struct khd_audit *a, uint64_t pending)
 {
@@ -393,7 +427,7 @@ static size_t khd_audit_drain(struct khd_audit *a)
         n->status = r;
         n->done = 1;
         if (!n->waited) {
-            OPENSSL_clear_free(n, sizeof(*n));
+            khd_audit_node_put(a, n);
         }
     }
     pthread_cond_broadcast(&a->durable);
@@ -609,6 +643,12 @@ void khd_audit_close(struct khd_audit *a)
     pthread_mutex_destroy(&a->key_mu);
     pthread_cond_destroy(&a->work);
     pthread_cond_destroy(&a->durable);
+    while (a->spare != NULL) {
+        struct khd_audit_node *n = a->spare;
+
+        a->spare = n->next;
+        OPENSSL_clear_free(n, sizeof(*n));
+    }
     free(a);
 }
 
@@ -706,14 +746,15 @@ int khd_audit_end(struct khd_audit *a, struct khd_audit_req *q, int result,
     khd_audit_clean_text(q->e.key);
     khd_audit_clean_text(q->e.alg);
     khd_audit_classify(q, q->e.result);
-    if ((n = malloc(sizeof(*n))) == NULL) {
+    pthread_mutex_lock(&a->mu);
+    if ((n = khd_audit_node_get(a)) == NULL) {
+        pthread_mutex_unlock(&a->mu);
         khd_err("audit: out of memory; request refused");
         return KH_ERR_AUDIT;
     }
     n->e = q->e;
     n->done = 0;
     n->status = 0;
-    pthread_mutex_lock(&a->mu);
     khd_audit_enqueue_locked(a, n);
     /*
      * A batched entry beyond the durable reservation waits this once.
@@ -743,9 +784,9 @@ int khd_audit_end(struct khd_audit *a, struct khd_audit_req *q, int result,
     while (!n->done) {
         pthread_cond_wait(&a->durable, &a->mu);
     }
-    pthread_mutex_unlock(&a->mu);
     r = n->status;
-    OPENSSL_clear_free(n, sizeof(*n));
+    khd_audit_node_put(a, n);
+    pthread_mutex_unlock(&a->mu);
     return r;
 }
 
