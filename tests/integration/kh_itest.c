@@ -650,7 +650,41 @@ static int cmd_hostile(int argc, char **argv)
     return failed == 0 ? 0 : 1;
 }
 
-/* Holds N connections open; the next one must be refused with BUSY. */
+/*
+ * Opens a connection the daemon has accepted and served: one STATUS round
+ * trip. A connection of an earlier client (kh_start's readiness probe) may
+ * still hold its slot for a moment after that client closed it, so a BUSY
+ * here is retried for up to 5 s; anything else fails.
+ */
+static int held_connect(const char *path)
+{
+    uint8_t buf[64];
+    uint32_t id = 0;
+
+    for (int tries = 0; tries < 50; tries++) {
+        int fd = raw_connect(path), r;
+        size_t n = frame(buf, KH_PROTO_VERSION, KH_MSG_STATUS, 3, NULL, 0);
+
+        if (fd < 0) {
+            return -1;
+        }
+        if (send(fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n) {
+            close(fd);
+            return -1;
+        }
+        if ((r = raw_reply(fd, &id)) == 1 && id == 3) {
+            return fd;
+        }
+        close(fd);
+        if (r != KH_ERR_BUSY) {
+            return -1;
+        }
+        usleep(100 * 1000);
+    }
+    return -1;
+}
+
+/* Holds N served connections open; the next one must be refused: BUSY. */
 static int cmd_limit(int argc, char **argv)
 {
     int fds[1024], n, extra, r;
@@ -660,12 +694,13 @@ static int cmd_limit(int argc, char **argv)
         return fail("usage: limit SOCKET N");
     }
     for (int i = 0; i < n; i++) {
-        if ((fds[i] = raw_connect(argv[2])) < 0) {
-            return fail("connection %d of %d refused", i + 1, n);
+        if ((fds[i] = held_connect(argv[2])) < 0) {
+            for (int j = 0; j < i; j++) {
+                close(fds[j]);
+            }
+            return fail("connection %d of %d not served", i + 1, n);
         }
     }
-    /* Make sure the daemon has accepted them all before the extra one. */
-    usleep(200 * 1000);
     extra = raw_connect(argv[2]);
     r = extra >= 0 ? raw_reply(extra, &id) : -1;
     if (extra >= 0) {
