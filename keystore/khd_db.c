@@ -91,7 +91,12 @@ void khd_db_close(struct khd_db *db)
     free(db);
 }
 
-int khd_db_meta_get(struct khd_db *db, const char *key, struct kh_buf *out)
+/*
+ * One read-only transaction: appends the value of |key| in table |dbi| to
+ * |out|. KH_ERR_NOT_FOUND if absent; |what| names the table in errors.
+ */
+static int khd_db_get_one(struct khd_db *db, MDB_dbi dbi, const char *what,
+                          const char *key, struct kh_buf *out)
 {
     MDB_txn *txn;
     MDB_val k = { strlen(key), (void *)key }, v;
@@ -100,11 +105,11 @@ int khd_db_meta_get(struct khd_db *db, const char *key, struct kh_buf *out)
     if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
         return khd_db_fail("begin", rc);
     }
-    rc = mdb_get(txn, db->meta, &k, &v);
+    rc = mdb_get(txn, dbi, &k, &v);
     if (rc == MDB_NOTFOUND) {
         r = KH_ERR_NOT_FOUND;
     } else if (rc != 0) {
-        r = khd_db_fail("get meta", rc);
+        r = khd_db_fail(what, rc);
     } else {
         r = kh_buf_put_bytes(out, v.mv_data, v.mv_size); /* copy out */
     }
@@ -112,8 +117,14 @@ int khd_db_meta_get(struct khd_db *db, const char *key, struct kh_buf *out)
     return r;
 }
 
-int khd_db_meta_put(struct khd_db *db, const char *key, const void *val,
-                    size_t len)
+/*
+ * One durable write transaction: stores |val| under |key| in table |dbi|
+ * with mdb_put |flags|. MDB_NOOVERWRITE on an existing key is
+ * KH_ERR_KEY_EXISTS.
+ */
+static int khd_db_put_one(struct khd_db *db, MDB_dbi dbi, const char *what,
+                          const char *key, const void *val, size_t len,
+                          unsigned flags)
 {
     MDB_txn *txn;
     MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)val };
@@ -122,14 +133,25 @@ int khd_db_meta_put(struct khd_db *db, const char *key, const void *val,
     if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
         return khd_db_fail("begin", rc);
     }
-    if ((rc = mdb_put(txn, db->meta, &k, &v, 0)) != 0) {
+    if ((rc = mdb_put(txn, dbi, &k, &v, flags)) != 0) {
         mdb_txn_abort(txn);
-        return khd_db_fail("put meta", rc);
+        return rc == MDB_KEYEXIST ? KH_ERR_KEY_EXISTS : khd_db_fail(what, rc);
     }
     if ((rc = mdb_txn_commit(txn)) != 0) {
         return khd_db_fail("commit", rc);
     }
     return KH_OK;
+}
+
+int khd_db_meta_get(struct khd_db *db, const char *key, struct kh_buf *out)
+{
+    return khd_db_get_one(db, db->meta, "get meta", key, out);
+}
+
+int khd_db_meta_put(struct khd_db *db, const char *key, const void *val,
+                    size_t len)
+{
+    return khd_db_put_one(db, db->meta, "put meta", key, val, len, 0);
 }
 
 /* LMDB key: name || NUL || u32 version, so versions of a name are adjacent. */
@@ -311,50 +333,18 @@ int khd_db_key_next_name(struct khd_db *db, const char *after,
 int khd_db_cert_put(struct khd_db *db, const char *name, const void *der,
                     size_t len)
 {
-    MDB_txn *txn;
-    MDB_val k = { 0, (void *)name }, v = { len, (void *)der };
-    int rc;
-
     if (!kh_name_valid(name) || len == 0) {
         return KH_ERR_INVALID_ARGUMENT;
     }
-    k.mv_size = strlen(name);
-    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
-        return khd_db_fail("begin", rc);
-    }
-    if ((rc = mdb_put(txn, db->certs, &k, &v, 0)) != 0) {
-        mdb_txn_abort(txn);
-        return khd_db_fail("put cert", rc);
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0) {
-        return khd_db_fail("commit", rc);
-    }
-    return KH_OK;
+    return khd_db_put_one(db, db->certs, "put cert", name, der, len, 0);
 }
 
 int khd_db_cert_get(struct khd_db *db, const char *name, struct kh_buf *out)
 {
-    MDB_txn *txn;
-    MDB_val k = { 0, (void *)name }, v;
-    int rc, r;
-
     if (!kh_name_valid(name)) {
         return KH_ERR_INVALID_ARGUMENT;
     }
-    k.mv_size = strlen(name);
-    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
-        return khd_db_fail("begin", rc);
-    }
-    rc = mdb_get(txn, db->certs, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        r = KH_ERR_NOT_FOUND;
-    } else if (rc != 0) {
-        r = khd_db_fail("get cert", rc);
-    } else {
-        r = kh_buf_put_bytes(out, v.mv_data, v.mv_size); /* copy out */
-    }
-    mdb_txn_abort(txn);
-    return r;
+    return khd_db_get_one(db, db->certs, "get cert", name, out);
 }
 
 int khd_db_key_count(struct khd_db *db, uint32_t *count)
@@ -379,52 +369,20 @@ int khd_db_key_count(struct khd_db *db, uint32_t *count)
 
 int khd_db_op_get(struct khd_db *db, const char *name, struct kh_buf *out)
 {
-    MDB_txn *txn;
-    MDB_val k = { 0, (void *)name }, v;
-    int rc, r;
-
     if (!kh_name_valid(name)) {
         return KH_ERR_INVALID_ARGUMENT;
     }
-    k.mv_size = strlen(name);
-    if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != 0) {
-        return khd_db_fail("begin", rc);
-    }
-    rc = mdb_get(txn, db->operators, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        r = KH_ERR_NOT_FOUND;
-    } else if (rc != 0) {
-        r = khd_db_fail("get operator", rc);
-    } else {
-        r = kh_buf_put_bytes(out, v.mv_data, v.mv_size); /* copy out */
-    }
-    mdb_txn_abort(txn);
-    return r;
+    return khd_db_get_one(db, db->operators, "get operator", name, out);
 }
 
 int khd_db_op_insert(struct khd_db *db, const char *name, const void *val,
                      size_t len)
 {
-    MDB_txn *txn;
-    MDB_val k = { 0, (void *)name }, v = { len, (void *)val };
-    int rc;
-
     if (!kh_name_valid(name) || len == 0) {
         return KH_ERR_INVALID_ARGUMENT;
     }
-    k.mv_size = strlen(name);
-    if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != 0) {
-        return khd_db_fail("begin", rc);
-    }
-    if ((rc = mdb_put(txn, db->operators, &k, &v, MDB_NOOVERWRITE)) != 0) {
-        mdb_txn_abort(txn);
-        return rc == MDB_KEYEXIST ? KH_ERR_KEY_EXISTS
-                                  : khd_db_fail("put operator", rc);
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0) {
-        return khd_db_fail("commit", rc);
-    }
-    return KH_OK;
+    return khd_db_put_one(db, db->operators, "put operator", name, val, len,
+                          MDB_NOOVERWRITE);
 }
 
 /* 1 if the stored operator value |v| has a role in |roles|. */
