@@ -52,6 +52,12 @@ int kha_spki_from_pem(const char *path, uint8_t *out, size_t max,
 
 /* Prints "khadmin: <what>: <reason>" for a failed call; returns KHA_FAIL. */
 int kha_call_failed(struct kh_client *c, const char *what, int r);
+/*
+ * Connects (signing as the operator with --as), sends |body| as |type| and
+ * expects an empty reply. KHA_OK, or KHA_FAIL after saying why.
+ */
+int kha_call_empty(struct kha_globals *g, uint8_t type, const uint8_t *body,
+                   size_t len, const char *what);
 int kha_usage_error(const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* KHA_USAGE after explaining, unless |name| is a valid key name. */

@@ -49,31 +49,6 @@ out:
     return r;
 }
 
-/* Sends |body| as |type| with an empty reply expected. */
-static int kha_op_call(struct kha_globals *g, uint8_t type,
-                       struct kh_buf *body, const char *what)
-{
-    struct kh_client *c;
-    struct kh_buf reply;
-    int r;
-
-    if ((c = kha_client(g)) == NULL) {
-        return KHA_FAIL;
-    }
-    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
-    r = kh_client_call(c, type, kh_buf_data(body), kh_buf_size(body), 0,
-                       &reply);
-    if (r != 0) {
-        r = kha_call_failed(c, what, r);
-    } else if (kh_buf_expect_end(&reply) != 0) {
-        fprintf(stderr, "khadmin: %s: unexpected reply\n", what);
-        r = KHA_FAIL;
-    }
-    kh_buf_free(&reply);
-    kh_client_free(c);
-    return r;
-}
-
 int kha_cmd_operator_add(struct kha_globals *g, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -116,7 +91,8 @@ int kha_cmd_operator_add(struct kha_globals *g, int argc, char **argv)
         kh_buf_free(&body);
         return KHA_FAIL;
     }
-    r = kha_op_call(g, KH_MSG_OPERATOR_ADD, &body, "operator add");
+    r = kha_call_empty(g, KH_MSG_OPERATOR_ADD, kh_buf_data(&body),
+                       kh_buf_size(&body), "operator add");
     kh_buf_free(&body);
     if (r == 0) {
         printf("operator %s added\n", name);
@@ -230,7 +206,8 @@ int kha_cmd_operator_remove(struct kha_globals *g, int argc, char **argv)
         kh_buf_free(&body);
         return KHA_FAIL;
     }
-    r = kha_op_call(g, KH_MSG_OPERATOR_REMOVE, &body, "operator remove");
+    r = kha_call_empty(g, KH_MSG_OPERATOR_REMOVE, kh_buf_data(&body),
+                       kh_buf_size(&body), "operator remove");
     kh_buf_free(&body);
     if (r == 0) {
         printf("operator %s removed\n", name);

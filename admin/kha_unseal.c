@@ -236,21 +236,11 @@ out:
 static int kha_unseal_simple(struct kha_globals *g, uint8_t type,
                              const char *what, const char *done)
 {
-    struct kh_client *c;
-    struct kh_buf reply;
-    int r;
+    int r = kha_call_empty(g, type, NULL, 0, what);
 
-    if ((c = kha_client(g)) == NULL) {
-        return KHA_FAIL;
-    }
-    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
-    if ((r = kh_client_call(c, type, NULL, 0, 0, &reply)) != 0) {
-        r = kha_call_failed(c, what, r);
-    } else {
+    if (r == KHA_OK) {
         printf("%s\n", done);
     }
-    kh_buf_free(&reply);
-    kh_client_free(c);
     return r;
 }
 

@@ -38,6 +38,29 @@ int kha_call_failed(struct kh_client *c, const char *what, int r)
     return KHA_FAIL;
 }
 
+int kha_call_empty(struct kha_globals *g, uint8_t type, const uint8_t *body,
+                   size_t len, const char *what)
+{
+    struct kh_client *c;
+    struct kh_buf reply;
+    int r;
+
+    if ((c = kha_client(g)) == NULL) {
+        return KHA_FAIL;
+    }
+    kh_buf_init_writer(&reply, KH_MAX_FRAME_LEN);
+    r = kh_client_call(c, type, body, len, 0, &reply);
+    if (r != 0) {
+        r = kha_call_failed(c, what, r);
+    } else if (kh_buf_expect_end(&reply) != 0) {
+        fprintf(stderr, "khadmin: %s: unexpected reply\n", what);
+        r = KHA_FAIL;
+    }
+    kh_buf_free(&reply);
+    kh_client_free(c);
+    return r;
+}
+
 int kha_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
