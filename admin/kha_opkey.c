@@ -30,6 +30,8 @@ static int kha_pass_file(const char *path, char *buf, size_t size)
     if (f == NULL) {
         return KH_ERR_NOT_FOUND;
     }
+    /* Unbuffered: no stdio buffer keeps a copy of the passphrase. */
+    setvbuf(f, NULL, _IONBF, 0);
     if (fgets(buf, (int)size, f) == NULL) {
         buf[0] = '\0';
     }
