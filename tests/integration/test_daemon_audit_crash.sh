@@ -51,11 +51,29 @@ gap=$(grep -F '"kind":"gap"' "$WORK/all" || true)
 grep -q "gap marker" "$WORK/v" || kh_fail "verify does not mention the gap: $(cat "$WORK/v")"
 kh_ok "audit=batched: SIGKILL leaves a gap marker with a count; the chain verifies"
 
+# audit=batched promises durability within 100 ms: 200 batched signatures
+# (2 clients x 100),
+# then 200 ms of quiet, then SIGKILL: every one of them is in the log.
+: >"$WORK/quiet"
+"$AUDIT_ITEST" sign-record "$SOCK" kb 2 100 "$WORK/quiet" >/dev/null 2>&1 ||
+    kh_fail "batched signing failed"
+sleep 0.2
+kh_kill9
+kh_start
+"$KHADMIN" audit export | grep -F '"key":"kb"' | grep -F '"result":"OK"' |
+    sed 's/.*"data_sha256":"\([0-9a-f]*\)".*/\1/' | sort -u >"$WORK/logged"
+sort -u "$WORK/quiet" >"$WORK/ret.sorted"
+[ "$(wc -l <"$WORK/ret.sorted")" -eq 200 ] || kh_fail "expected 200 batched signatures"
+missing=$(comm -23 "$WORK/ret.sorted" "$WORK/logged" | wc -l)
+[ "$missing" -eq 0 ] ||
+    kh_fail "$missing batched entries were not durable 200 ms after their reply"
+kh_ok "audit=batched: entries are durable within 200 ms of the reply (SIGKILL after quiet)"
+
 # A clean stop leaves no gap marker.
 kh_stop
 kh_start
 "$KHADMIN" audit export >"$WORK/all"
-[ "$(grep -cF '"kind":"gap"' "$WORK/all")" -eq 1 ] || kh_fail "a gap marker after a clean stop"
+[ "$(grep -cF '"kind":"gap"' "$WORK/all")" -eq 2 ] || kh_fail "a gap marker after a clean stop"
 [[ $(grep -F '"kind":"start"' "$WORK/all" | tail -n 1) == *"started after a clean stop"* ]] ||
     kh_fail "no clean start entry"
 kh_ok "a clean stop is recorded; the next start has no gap marker"
