@@ -5,8 +5,9 @@
  * RSA, P-256, P-384 and Ed25519 go through OpenSSL (EVP_PKEY); secp256k1
  * goes through libsecp256k1 (RFC 6979 nonces, low-S, DER output). Private
  * bytes only ever sit in the OpenSSL secure heap and are cleansed on free.
- * A struct khd_key is immutable after creation, so many threads may sign with
- * the same key at once.
+ * A struct khd_key's material is immutable after creation, so many threads
+ * may sign with the same key at once (signing contexts are pooled per key
+ * under a lock, khd_keys.c).
  */
 #ifndef KHD_KEYS_H
 #define KHD_KEYS_H
@@ -67,7 +68,7 @@ struct khd_sign_params {
  * Combinations a key type does not support give KH_ERR_UNSUPPORTED or
  * KH_ERR_INVALID_ARGUMENT with nothing signed.
  */
-KH_MUST_CHECK int khd_key_sign(const struct khd_key *k,
+KH_MUST_CHECK int khd_key_sign(struct khd_key *k,
                                const struct khd_sign_params *p,
                                const uint8_t *data, size_t len, uint8_t *sig,
                                size_t *siglen);

@@ -287,7 +287,7 @@ static int k1_verify(const uint8_t *spki, size_t spki_len, uint8_t digest,
  * secp256k1, and that a one-bit change makes OpenSSL refuse it. The
  * signature is left in |sig| / |*siglen| for further checks.
  */
-static void sign_check_into(const struct khd_key *k,
+static void sign_check_into(struct khd_key *k,
                             const struct khd_sign_params *p,
                             const uint8_t *m, size_t mlen, uint8_t *sig,
                             size_t *siglen)
@@ -343,7 +343,7 @@ static void sign_check_into(const struct khd_key *k,
     EVP_PKEY_free(pub);
 }
 
-static void sign_check(const struct khd_key *k, struct khd_sign_params p)
+static void sign_check(struct khd_key *k, struct khd_sign_params p)
 {
     uint8_t sig[KH_MAX_SIG_LEN];
     size_t siglen;
@@ -352,7 +352,7 @@ static void sign_check(const struct khd_key *k, struct khd_sign_params p)
 }
 
 /* Each digest, message and digest input. */
-static void sign_all_digests(const struct khd_key *k, uint8_t padding,
+static void sign_all_digests(struct khd_key *k, uint8_t padding,
                              uint32_t salt)
 {
     for (size_t i = 0; i < sizeof(digests); i++) {
@@ -365,7 +365,7 @@ static void sign_all_digests(const struct khd_key *k, uint8_t padding,
  * A refused sign call: |want| returned and not one byte of the buffer,
  * including the canary after the |cap| bytes offered, touched.
  */
-static void refuse_sign(const struct khd_key *k, struct khd_sign_params p,
+static void refuse_sign(struct khd_key *k, struct khd_sign_params p,
                         const uint8_t *data, size_t len, size_t cap,
                         int want)
 {
@@ -1086,6 +1086,41 @@ static void test_concurrent_sign(void)
     }
 }
 
+/*
+ * Signing contexts are pooled per key and parameter set (khd_keys.c): many
+ * signatures with interleaved parameter sets must each come out exactly as
+ * asked (a PSS context reused for PKCS#1, a salt or digest of a previous
+ * call, would fail the exact verification in sign_check()).
+ */
+static void test_sign_ctx_reuse(void)
+{
+    const struct {
+        uint8_t type;
+        struct khd_sign_params p;
+    } mix[] = {
+        { KH_KEY_RSA2048, sp(KH_INPUT_DIGEST, KH_DIGEST_SHA256, KH_PAD_PKCS1,
+                             0, 0) },
+        { KH_KEY_RSA2048, sp(KH_INPUT_DIGEST, KH_DIGEST_SHA256, KH_PAD_PSS, 0,
+                             KH_PSS_SALT_DIGEST) },
+        { KH_KEY_RSA2048, sp(KH_INPUT_MESSAGE, KH_DIGEST_SHA256, KH_PAD_PSS,
+                             KH_DIGEST_SHA512, 20) },
+        { KH_KEY_RSA2048, sp(KH_INPUT_MESSAGE, KH_DIGEST_SHA384, KH_PAD_PSS, 0,
+                             KH_PSS_SALT_MAX) },
+        { KH_KEY_RSA2048, sp(KH_INPUT_MESSAGE, KH_DIGEST_SHA512, KH_PAD_PKCS1,
+                             0, 0) },
+        { KH_KEY_P256, sp(KH_INPUT_DIGEST, KH_DIGEST_SHA256, 0, 0, 0) },
+        { KH_KEY_P256, sp(KH_INPUT_MESSAGE, KH_DIGEST_SHA384, 0, 0, 0) },
+        { KH_KEY_P256, sp(KH_INPUT_DIGEST, KH_DIGEST_SHA512, 0, 0, 0) },
+        { KH_KEY_ED25519, sp(KH_INPUT_MESSAGE, KH_DIGEST_NONE, 0, 0, 0) },
+    };
+
+    for (int round = 0; round < 4; round++) {
+        for (size_t i = 0; i < sizeof(mix) / sizeof(mix[0]); i++) {
+            sign_check(get_key(mix[i].type), mix[i].p);
+        }
+    }
+}
+
 /*- Heap residue ----------------------------------------------------- */
 
 static void plant_bn(const EVP_PKEY *pk, const char *name)
@@ -1244,6 +1279,7 @@ static const struct kh_test tests[] = {
     KH_TEST(test_sign_refusals),
     KH_TEST(test_sign_exact_capacity),
     KH_TEST(test_concurrent_sign),
+    KH_TEST(test_sign_ctx_reuse),
     KH_TEST(test_no_key_residue),
     KH_TEST(test_cleanup),
     { 0 },
