@@ -511,12 +511,6 @@ int khd_harden_seccomp(unsigned flags)
                                        (scmp_datum_t)getpid()))) != 0) {
         goto out;
     }
-    /* The idle timeout on each accepted connection, nothing else. */
-    if ((rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2,
-                               SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET),
-                               SCMP_A2(SCMP_CMP_EQ, SO_RCVTIMEO))) != 0) {
-        goto out;
-    }
     /*
      * glibc's syslog() reconnects to /dev/log when syslogd restarts: a
      * Unix datagram socket. No other socket() ever: no AF_INET/AF_INET6.

@@ -231,9 +231,9 @@ static int kh_client_recv_all(struct kh_client *c, uint8_t *p, size_t n,
 #define KH_CLIENT_FIRST_READ 4096
 
 /*
- * Reads one reply frame for request |id| into |frame| (cleared first). The
- * recv blocks (bounded by SO_RCVTIMEO) and takes header and body at once:
- * one system call for most replies.
+ * Reads one reply frame for request |id| into |frame| (cleared first). One
+ * recv takes header and body at once for most replies: a poll and a recv
+ * when the reply is not there yet, the recv alone when it is.
  */
 static int kh_client_read_reply(struct kh_client *c, uint32_t id,
                                 int64_t deadline, struct kh_buf *frame,
@@ -246,25 +246,32 @@ static int kh_client_read_reply(struct kh_client *c, uint32_t id,
     int r;
 
     while (got < KH_FRAME_HEADER_LEN) {
-        /* Blocking, bounded by SO_RCVTIMEO: no poll before the recv. */
-        ssize_t k = recv(c->fd, first + got, sizeof(first) - got, 0);
+        /*
+         * Never a blocking recv(): a thread asleep in recv() on a Unix
+         * stream socket is also woken each time the daemon reads what this
+         * socket sent (the kernel's write-space wake-up does not filter by
+         * event), one futile wake-up per request; a poll(POLLIN) waiter
+         * sleeps through it.
+         */
+        ssize_t k = recv(c->fd, first + got, sizeof(first) - got,
+                         MSG_DONTWAIT);
 
+        if (k > 0) {
+            got += (size_t)k;
+            continue;
+        }
         if (k == 0) {
             return KH_ERR_IO;
         }
-        if (k < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                return KH_ERR_TIMEOUT;
-            }
-            if (errno != EINTR) {
-                return KH_ERR_IO;
-            }
-            if (kh_now_ms() >= deadline) {
-                return KH_ERR_TIMEOUT;
-            }
+        if (errno == EINTR) {
             continue;
         }
-        got += (size_t)k;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            return KH_ERR_IO;
+        }
+        if ((r = kh_client_wait(c, POLLIN, deadline)) != 0) {
+            return r;
+        }
     }
     if ((r = kh_frame_check_len(first, &len)) != 0) {
         return KH_ERR_PROTOCOL;
