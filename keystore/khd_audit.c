@@ -357,14 +357,16 @@ static struct khd_audit_node *khd_audit_node_get(struct khd_audit *a)
     return malloc(sizeof(*n));
 }
 
-/* Caller holds mu. Wipes |n| and keeps it for reuse, or frees it. */
+/*
+ * Caller holds mu. Keeps |n| for reuse, or frees it. Not wiped: an entry
+ * holds nothing secret (it is stored as it is), and reuse overwrites it.
+ */
 static void khd_audit_node_put(struct khd_audit *a, struct khd_audit_node *n)
 {
     if (a->n_spare >= KHD_AUDIT_SPARE_MAX) {
-        OPENSSL_clear_free(n, sizeof(*n));
+        free(n);
         return;
     }
-    OPENSSL_cleanse(n, sizeof(*n));
     n->next = a->spare;
     a->spare = n;
     a->n_spare++;
@@ -701,7 +703,7 @@ void khd_audit_close(struct khd_audit *a)
         struct khd_audit_node *n = a->spare;
 
         a->spare = n->next;
-        OPENSSL_clear_free(n, sizeof(*n));
+        free(n);
     }
     free(a);
 }
@@ -889,14 +891,11 @@ void khd_audit_note_key(const char *name, uint32_t version, uint8_t mode)
 void khd_audit_note_data(const uint8_t *data, size_t len)
 {
     struct khd_audit_req *q = khd_audit_cur;
-    unsigned int n = 0;
 
     if (q == NULL) {
         return;
     }
-    q->e.has_data = EVP_Digest(data, len, q->e.data_sha256, &n, EVP_sha256(),
-                               NULL) == 1 &&
-                    n == 32;
+    q->e.has_data = kh_audit_data_hash(data, len, q->e.data_sha256) == KH_OK;
 }
 
 void khd_audit_note_alg(const char *fmt, ...)

@@ -109,6 +109,10 @@ KH_MUST_CHECK int kh_audit_entry_encode(struct kh_buf *b,
 KH_MUST_CHECK int kh_audit_entry_decode(struct kh_buf *b,
                                         struct kh_audit_entry *e);
 
+/* SHA-256(data): an entry's data_sha256. */
+KH_MUST_CHECK int kh_audit_data_hash(const uint8_t *data, size_t len,
+                                     uint8_t out[KH_AUDIT_HASH_LEN]);
+
 /* hash = SHA-256(label || NUL || prev || enc). */
 KH_MUST_CHECK int kh_audit_hash(const uint8_t prev[KH_AUDIT_HASH_LEN],
                                 const uint8_t *enc, size_t len,
