@@ -231,9 +231,8 @@ static int kh_client_recv_all(struct kh_client *c, uint8_t *p, size_t n,
 #define KH_CLIENT_FIRST_READ 4096
 
 /*
- * Reads one reply frame for request |id| into |frame| (cleared first). One
- * recv takes header and body at once for most replies: a poll and a recv
- * when the reply is not there yet, the recv alone when it is.
+ * Reads one reply frame for request |id| into |frame| (cleared first): a
+ * poll, then one recv that takes header and body at once for most replies.
  */
 static int kh_client_read_reply(struct kh_client *c, uint32_t id,
                                 int64_t deadline, struct kh_buf *frame,
@@ -246,16 +245,20 @@ static int kh_client_read_reply(struct kh_client *c, uint32_t id,
     int r;
 
     while (got < KH_FRAME_HEADER_LEN) {
-        /*
-         * Never a blocking recv(): a thread asleep in recv() on a Unix
-         * stream socket is also woken each time the daemon reads what this
-         * socket sent (the kernel's write-space wake-up does not filter by
-         * event), one futile wake-up per request; a poll(POLLIN) waiter
-         * sleeps through it.
-         */
-        ssize_t k = recv(c->fd, first + got, sizeof(first) - got,
-                         MSG_DONTWAIT);
+        ssize_t k;
 
+        /*
+         * Wait in poll(POLLIN), never in a blocking recv(): a thread asleep
+         * in recv() on a Unix stream socket is also woken each time the
+         * daemon reads what this socket sent (the kernel's write-space
+         * wake-up does not filter by event), one futile wake-up per
+         * request; a poll() waiter sleeps through it. Waiting first saves
+         * a recv: right after the request the reply is never there yet.
+         */
+        if ((r = kh_client_wait(c, POLLIN, deadline)) != 0) {
+            return r;
+        }
+        k = recv(c->fd, first + got, sizeof(first) - got, MSG_DONTWAIT);
         if (k > 0) {
             got += (size_t)k;
             continue;
@@ -263,14 +266,8 @@ static int kh_client_read_reply(struct kh_client *c, uint32_t id,
         if (k == 0) {
             return KH_ERR_IO;
         }
-        if (errno == EINTR) {
-            continue;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
             return KH_ERR_IO;
-        }
-        if ((r = kh_client_wait(c, POLLIN, deadline)) != 0) {
-            return r;
         }
     }
     if ((r = kh_frame_check_len(first, &len)) != 0) {
