@@ -41,6 +41,9 @@
  */
 #define KHD_BIG_FRAME_BUDGET (16u * 1024 * 1024)
 
+/* Distinct uids whose per-uid limit messages are rate-limited apart. */
+#define KHD_UID_LOG_SLOTS 8
+
 struct khd_conn {
     struct khd_conn *prev, *next;
     struct khd_server *srv;
@@ -61,7 +64,11 @@ struct khd_server {
     unsigned n_conns;
     size_t big_bytes; /* large-frame buffers held, <= KHD_BIG_FRAME_BUDGET */
     time_t last_limit_log;
-    time_t last_uid_log;
+    /* When each of the last few uids' limit was logged (once a second). */
+    struct {
+        uid_t uid;
+        time_t when;
+    } uid_log[KHD_UID_LOG_SLOTS];
     time_t last_budget_log;
 };
 
@@ -683,8 +690,35 @@ static void khd_refuse_busy(int fd)
 }
 
 /*
+ * Under srv->mu: whether |uid|'s per-uid limit may be logged now (at most
+ * once a second per uid, so two uids at their limits in the same second
+ * are both named).
+ */
+static int khd_uid_log_due(struct khd_server *srv, uid_t uid, time_t now)
+{
+    size_t oldest = 0;
+
+    for (size_t i = 0; i < KHD_UID_LOG_SLOTS; i++) {
+        if (srv->uid_log[i].when != 0 && srv->uid_log[i].uid == uid) {
+            if (srv->uid_log[i].when == now) {
+                return 0;
+            }
+            oldest = i;
+            break;
+        }
+        if (srv->uid_log[i].when < srv->uid_log[oldest].when) {
+            oldest = i;
+        }
+    }
+    srv->uid_log[oldest].uid = uid;
+    srv->uid_log[oldest].when = now;
+    return 1;
+}
+
+/*
  * Under srv->mu: 1 if a new connection from |p| would pass the connection
- * limit or its uid's share of it; each limit logged at most once a second.
+ * limit or its uid's share of it; each limit logged at most once a second
+ * (the per-uid one per uid).
  */
 static int khd_over_limit(struct khd_server *srv, const struct khd_peer *p)
 {
@@ -704,8 +738,7 @@ static int khd_over_limit(struct khd_server *srv, const struct khd_peer *p)
         same_uid += o->peer.uid == p->uid;
     }
     if (same_uid >= srv->cfg->max_clients_per_uid) {
-        if (now != srv->last_uid_log) {
-            srv->last_uid_log = now;
+        if (khd_uid_log_due(srv, p->uid, now)) {
             khd_warn("per-user connection limit (%u, --max-clients-per-uid) "
                      "reached by uid %u; refusing pid %d exe %s",
                      srv->cfg->max_clients_per_uid, (unsigned)p->uid,

@@ -242,17 +242,21 @@ kh_nginx_wait_workers() {
             for p in $w; do
                 case " $old " in *" $p "*) fresh=0 ;; esac
             done
+            # A worker just forked runs as root until it drops to
+            # www-data: wait for that too, fail only if it never happens.
             if [ $fresh -eq 1 ]; then
+                local dropped=1
                 for p in $w; do
-                    [ "$(ps -o user= -p "$p")" = www-data ] ||
-                        kh_fail "worker $p runs as $(ps -o user= -p "$p")"
+                    [ "$(ps -o user= -p "$p")" = www-data ] || dropped=0
                 done
-                return 0
+                [ $dropped -eq 0 ] || return 0
             fi
         fi
         sleep 0.05
     done
-    kh_fail "nginx workers: '$(kh_nginx_workers)' (before: '$old')"
+    w=$(kh_nginx_workers)
+    kh_fail "nginx workers: '$w' as '$(ps -o user= -p "${w// /,}" | xargs)' \
+(before: '$old'; want 2 new ones as www-data)"
 }
 
 kh_nginx_start() {
