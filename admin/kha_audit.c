@@ -546,6 +546,17 @@ static void kha_on_stop(int sig)
     kha_stop = 1;
 }
 
+/* A forwarder that cannot write (disk full, a closed pipe) must stop. */
+static int kha_export_written(FILE *out)
+{
+    if (fflush(out) != 0 || ferror(out)) {
+        fprintf(stderr, "khadmin: audit export: cannot write the entries: "
+                "%s\n", strerror(errno));
+        return KHA_FAIL;
+    }
+    return KHA_OK;
+}
+
 #define KHA_EXPORT_USAGE "audit export [--since SEQ] [--follow]"
 
 int kha_cmd_audit_export(struct kha_globals *g, int argc, char **argv)
@@ -557,7 +568,7 @@ int kha_cmd_audit_export(struct kha_globals *g, int argc, char **argv)
     };
     struct kh_client *c;
     uint64_t since = 0, next, count = 0;
-    int ch, follow = 0, r;
+    int ch, follow = 0, r, written = KHA_OK;
 
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (ch == 's' && kha_parse_u64(optarg, &since) == 0) {
@@ -579,7 +590,8 @@ int kha_cmd_audit_export(struct kha_globals *g, int argc, char **argv)
     signal(SIGINT, kha_on_stop);
     signal(SIGTERM, kha_on_stop);
     r = kha_export_range(c, stdout, since, UINT64_MAX, 1, &next, &count);
-    while (r == 0 && follow && !kha_stop) {
+    while (r == 0 && (written = kha_export_written(stdout)) == KHA_OK &&
+           follow && !kha_stop) {
         struct timespec ts = { 0, KHA_FOLLOW_POLL_MS * 1000000L };
 
         nanosleep(&ts, NULL);
@@ -589,7 +601,7 @@ int kha_cmd_audit_export(struct kha_globals *g, int argc, char **argv)
         (void)kha_call_failed(c, "audit export", r);
     }
     kh_client_free(c);
-    return r == 0 ? KHA_OK : KHA_FAIL;
+    return r == 0 && written == KHA_OK ? KHA_OK : KHA_FAIL;
 }
 
 #define KHA_ARCHIVE_USAGE "audit archive --before SEQ --out FILE"
