@@ -18,6 +18,7 @@
 #include "khd_log.h"
 #include "khd_record.h"
 #include "khd_state.h"
+#include "khd_syslog.h"
 
 #define KHD_AUDIT_HEAD "audit.head"
 #define KHD_AUDIT_KEY "audit.key"
@@ -92,6 +93,10 @@ struct khd_audit {
     atomic_int key_loaded;
     /* The daemon's own ids, read at open: no getuid() under seccomp. */
     uint32_t self_uid, self_gid, self_pid;
+    /* --syslog: the sender, and the entries it could not deliver since
+     * the last one it could (guarded by write_mu, like every commit). */
+    struct khd_syslog *sl;
+    uint64_t sl_lost, sl_first_lost, sl_last_lost;
 };
 
 /* Safe: a request runs start to finish on one thread (khd_audit.h). */
@@ -222,18 +227,47 @@ static void khd_audit_fill_checkpoint(struct khd_audit *a,
     pthread_mutex_unlock(&a->key_mu);
 }
 
-static void khd_audit_syslog(const struct kh_audit_rec *rec,
+/*
+ * Sends one committed entry to syslog as its JSON line (facility authpriv,
+ * the entry's severity). An entry that cannot be sent stays in the log;
+ * the daemon says once when delivery stops and, when it resumes, which
+ * seqs a SIEM must fetch with `khadmin audit export`. Caller holds
+ * write_mu.
+ */
+static void khd_audit_syslog(struct khd_audit *a,
+                             const struct kh_audit_rec *rec,
                              const struct kh_audit_entry *e)
 {
     struct kh_buf line;
+    char why[128];
+    int r;
 
     kh_buf_init_writer(&line, KH_AUDIT_MAX_LINE);
-    if (kh_audit_json_line(rec, e, &line) == 0 &&
-        kh_buf_put_u8(&line, 0) == 0) {
-        syslog(LOG_AUTHPRIV | e->severity, "%s",
-               (const char *)kh_buf_data(&line));
+    if ((r = kh_audit_json_line(rec, e, &line)) == 0 &&
+        (r = kh_buf_put_u8(&line, 0)) == 0) {
+        r = khd_syslog_send(a->sl, LOG_AUTHPRIV | e->severity,
+                            (const char *)kh_buf_data(&line), why,
+                            sizeof(why));
+    } else {
+        snprintf(why, sizeof(why), "%s", kh_strerror(r));
     }
     kh_buf_free(&line);
+    if (r == 0 && a->sl_lost > 0) {
+        khd_warn("audit: syslog %s takes entries again from seq %" PRIu64
+                 "; %" PRIu64 " entries (seq %" PRIu64 "..%" PRIu64 ") were "
+                 "not delivered: khadmin audit export --since %" PRIu64,
+                 khd_syslog_path(a->sl), e->seq, a->sl_lost,
+                 a->sl_first_lost, a->sl_last_lost, a->sl_first_lost);
+        a->sl_lost = 0;
+    } else if (r != 0) {
+        if (a->sl_lost++ == 0) {
+            a->sl_first_lost = e->seq;
+            khd_warn("audit: cannot send entry %" PRIu64 " to syslog %s: "
+                     "%s; entries stay in the audit log, keyholderd keeps "
+                     "trying", e->seq, khd_syslog_path(a->sl), why);
+        }
+        a->sl_last_lost = e->seq;
+    }
 }
 
 /*
@@ -294,12 +328,12 @@ static int khd_audit_commit(struct khd_audit *a, struct kh_audit_entry **es,
         goto out;
     }
     memcpy(a->prev, prev, sizeof(prev));
-    if (a->cfg.syslog) {
+    if (a->sl != NULL) {
         for (size_t i = 0; i < n; i++) {
             struct kh_audit_rec rec;
 
             if (kh_audit_rec_parse(puts[i].val, puts[i].len, &rec) == 0) {
-                khd_audit_syslog(&rec, es[i]);
+                khd_audit_syslog(a, &rec, es[i]);
             }
         }
     }
@@ -611,6 +645,28 @@ out:
     return r;
 }
 
+/* --syslog: the sender; a receiver not there yet is only a warning. */
+static int khd_audit_syslog_open(struct khd_audit *a)
+{
+    const char *path = a->cfg.syslog_socket != NULL
+                           ? a->cfg.syslog_socket
+                           : KHD_SYSLOG_DEFAULT_PATH;
+    int r;
+
+    if ((r = khd_syslog_new(path, (pid_t)a->self_pid, &a->sl)) != 0) {
+        khd_err("audit: syslog socket %s: %s", path, kh_strerror(r));
+        return r;
+    }
+    if (khd_syslog_connected(a->sl)) {
+        khd_info("audit: each committed entry goes to syslog %s (authpriv)",
+                 path);
+    } else {
+        khd_warn("audit: syslog %s is not reachable now; each committed "
+                 "entry will be sent to it once it is (authpriv)", path);
+    }
+    return KH_OK;
+}
+
 int khd_audit_open(struct khd_db *db, const struct khd_audit_config *cfg,
                    struct khd_audit **out)
 {
@@ -644,6 +700,10 @@ int khd_audit_open(struct khd_db *db, const struct khd_audit_config *cfg,
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&a->durable, NULL);
     a->last_cp_ms = khd_audit_mono_ms();
+    if (a->cfg.syslog && (r = khd_audit_syslog_open(a)) != 0) {
+        khd_audit_close(a);
+        return r;
+    }
     if ((r = khd_audit_recover(a)) != 0) {
         khd_err("audit: cannot open the audit trail: %s", kh_strerror(r));
         khd_audit_close(a);
@@ -692,7 +752,14 @@ void khd_audit_close(struct khd_audit *a)
         (void)khd_audit_commit(a, &e, 1, e->seq, 1);
         free(e);
     }
+    if (a->sl_lost > 0) {
+        khd_warn("audit: %" PRIu64 " entries (seq %" PRIu64 "..%" PRIu64
+                 ") were not delivered to syslog %s: khadmin audit export "
+                 "--since %" PRIu64, a->sl_lost, a->sl_first_lost,
+                 a->sl_last_lost, khd_syslog_path(a->sl), a->sl_first_lost);
+    }
     pthread_mutex_unlock(&a->write_mu);
+    khd_syslog_free(a->sl);
     khd_audit_key_unload(a);
     pthread_mutex_destroy(&a->mu);
     pthread_mutex_destroy(&a->write_mu);

@@ -33,6 +33,7 @@ struct khd_audit_config {
     uint32_t checkpoint_every; /* entries; 0 = default 1000 */
     uint32_t checkpoint_secs;  /* seconds; 0 = default 60 */
     int syslog;                /* send each committed entry to syslog */
+    const char *syslog_socket; /* its datagram socket; NULL = /dev/log */
 };
 
 /* One request's entry while it is being handled (lives in khd_dispatch). */

@@ -512,8 +512,9 @@ int khd_harden_seccomp(unsigned flags)
         goto out;
     }
     /*
-     * glibc's syslog() reconnects to /dev/log when syslogd restarts: a
-     * Unix datagram socket. No other socket() ever: no AF_INET/AF_INET6.
+     * glibc's syslog() (daemon mode) and the audit trail's syslog sender
+     * (--syslog, khd_syslog.c) reconnect when syslogd restarts: a Unix
+     * datagram socket. No other socket() ever: no AF_INET/AF_INET6.
      */
     if ((flags & KHD_SECCOMP_SYSLOG) != 0 &&
         ((rc = seccomp_rule_add(sc, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,

@@ -91,7 +91,7 @@ KH_MUST_CHECK int khd_harden_give_dir(const char *dir,
 KH_MUST_CHECK int khd_harden_drop(const struct khd_user *u);
 
 /* khd_harden_seccomp flags */
-#define KHD_SECCOMP_SYSLOG 0x1 /* glibc syslog may reconnect to /dev/log */
+#define KHD_SECCOMP_SYSLOG 0x1 /* syslog senders may reconnect (AF_UNIX) */
 
 /*
  * Loads the seccomp allowlist (x86_64/aarch64 native ABI only): any other

@@ -5,7 +5,8 @@
  *              [--foreground] [--max-clients N] [--max-clients-per-uid N]
  *              [--io-timeout-ms MS] [--idle-timeout-ms MS]
  *              [--secure-heap BYTES] [--user NAME] [--require-mlock]
- *              [--no-seccomp] [--syslog] [--checkpoint-every N]
+ *              [--no-seccomp] [--syslog] [--syslog-socket PATH]
+ *              [--checkpoint-every N]
  *              [--checkpoint-secs S]
  */
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "khd_log.h"
 #include "khd_server.h"
 #include "khd_state.h"
+#include "khd_syslog.h"
 
 #define KHD_DEFAULT_SOCKET "/run/keyholder/keyholder.sock"
 #define KHD_DEFAULT_STATE_DIR "/var/lib/keyholder"
@@ -54,6 +56,7 @@ struct khd_options {
     unsigned challenge_ttl;  /* --challenge-ttl SECONDS */
     unsigned unseal_timeout; /* --unseal-timeout SECONDS */
     int syslog;            /* --syslog: each committed audit entry */
+    const char *syslog_socket; /* --syslog-socket PATH (implies --syslog) */
     unsigned long cp_every, cp_secs;
 };
 
@@ -79,8 +82,8 @@ static void khd_usage(FILE *f)
             "                  [--require-mlock] [--no-seccomp]\n"
             "                  [--challenge-ttl SECONDS] "
             "[--unseal-timeout SECONDS]\n"
-            "                  [--syslog] [--checkpoint-every N] "
-            "[--checkpoint-secs S]\n"
+            "                  [--syslog] [--syslog-socket PATH]\n"
+            "                  [--checkpoint-every N] [--checkpoint-secs S]\n"
             "  --socket        default $KEYHOLDER_SOCKET, else %s\n"
             "  --state-dir     default %s\n"
             "  --max-clients   connections in all (default 256); one uid may\n"
@@ -95,6 +98,8 @@ static void khd_usage(FILE *f)
             "  --unseal-timeout a partial unseal expires, default 600\n"
             "  --syslog        send each committed audit entry to syslog\n"
             "                  (LOG_AUTHPRIV, one JSON line)\n"
+            "  --syslog-socket PATH  its Unix datagram socket (default\n"
+            "                  /dev/log; implies --syslog)\n"
             "  --checkpoint-every N, --checkpoint-secs S\n"
             "                  sign an audit checkpoint every N entries or S\n"
             "                  seconds (default 1000, 60)\n",
@@ -136,6 +141,7 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
         { "challenge-ttl", required_argument, NULL, 'C' },
         { "unseal-timeout", required_argument, NULL, 'U' },
         { "syslog", no_argument, NULL, 'Y' },
+        { "syslog-socket", required_argument, NULL, 'P' },
         { "checkpoint-every", required_argument, NULL, 'N' },
         { "checkpoint-secs", required_argument, NULL, 'T' },
         { "help", no_argument, NULL, 'h' },
@@ -239,6 +245,15 @@ static int khd_parse_args(int argc, char **argv, struct khd_options *o)
             break;
         case 'Y':
             o->syslog = 1;
+            break;
+        case 'P':
+            if (strlen(optarg) > KHD_SYSLOG_PATH_MAX) {
+                fprintf(stderr, "keyholderd: --syslog-socket path is longer "
+                        "than %d bytes\n", KHD_SYSLOG_PATH_MAX);
+                return 2;
+            }
+            o->syslog = 1;
+            o->syslog_socket = optarg;
             break;
         case 'N':
         case 'T':
@@ -508,6 +523,7 @@ int main(int argc, char **argv)
         goto out;
     }
     cfg.audit.syslog = o.syslog;
+    cfg.audit.syslog_socket = o.syslog_socket;
     cfg.audit.checkpoint_every = (uint32_t)o.cp_every;
     cfg.audit.checkpoint_secs = (uint32_t)o.cp_secs;
     if ((r = khd_keys_init()) != 0) {

@@ -13,18 +13,30 @@
  *       (LMDB), as an attacker with the disk would: change one byte of
  *       entry SEQ, delete it, swap two entries' values, delete the last N
  *       entries; "last" prints the last stored seq.
+ *   kh_audit_itest syslog-recv PATH OUT SECONDS [stall]
+ *       a syslog receiver, as syslogd listens on /dev/log: binds a Unix
+ *       datagram socket at PATH (which must not exist), appends each
+ *       datagram received to OUT as one line (O_APPEND, one write each),
+ *       until SIGTERM or SECONDS have passed; then reads what is still
+ *       queued, removes PATH and prints how many it received. With
+ *       "stall" it reads nothing until then, as a hung syslogd: its
+ *       queue fills and stays full.
  *
  * Exit 0 when it did what was asked, 1 with a message otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
 
@@ -296,6 +308,84 @@ static int cmd_tamper(int argc, char **argv)
     return r;
 }
 
+/*- syslog-recv --------------------------------------------------------- */
+
+static volatile sig_atomic_t recv_stop;
+
+static void recv_on_term(int sig)
+{
+    (void)sig;
+    recv_stop = 1;
+}
+
+/* Receives datagrams on |fd| into |out| until SIGTERM or |deadline|. */
+static long recv_loop(int fd, int out, time_t deadline, int stall)
+{
+    static char buf[256 * 1024];
+    struct pollfd pfd = { .fd = fd, .events = stall ? 0 : POLLIN };
+    long count = 0;
+    ssize_t n;
+
+    while (!recv_stop && time(NULL) < deadline) {
+        if (poll(&pfd, 1, 100) <= 0 || stall) {
+            continue;
+        }
+        if ((n = recv(fd, buf, sizeof(buf) - 1, 0)) < 0) {
+            continue;
+        }
+        buf[n] = '\n';
+        if (write(out, buf, (size_t)n + 1) != n + 1) {
+            return -1;
+        }
+        count++;
+    }
+    /* What was queued before the stop is received, as syslogd would. */
+    while ((n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
+        buf[n] = '\n';
+        if (write(out, buf, (size_t)n + 1) != n + 1) {
+            return -1;
+        }
+        count++;
+    }
+    return count;
+}
+
+static int cmd_syslog_recv(int argc, char **argv)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sigaction sa;
+    long secs, count;
+    int fd, out;
+
+    if (argc < 5 || argc > 6 || (secs = atol(argv[4])) <= 0 ||
+        (argc == 6 && strcmp(argv[5], "stall") != 0) ||
+        strlen(argv[2]) >= sizeof(addr.sun_path)) {
+        return fail("usage: syslog-recv PATH OUT SECONDS [stall]");
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = recv_on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    memcpy(addr.sun_path, argv[2], strlen(argv[2]) + 1);
+    if ((out = open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                    0600)) < 0) {
+        return fail("%s: %s", argv[3], strerror(errno));
+    }
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        close(out);
+        return fail("bind %s: %s", argv[2], strerror(errno));
+    }
+    count = recv_loop(fd, out, time(NULL) + secs, argc == 6);
+    unlink(argv[2]);
+    close(fd);
+    close(out);
+    if (count < 0) {
+        return fail("%s: write failed", argv[3]);
+    }
+    printf("%ld\n", count);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "sign-record") == 0) {
@@ -304,5 +394,8 @@ int main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "tamper") == 0) {
         return cmd_tamper(argc, argv);
     }
-    return fail("usage: kh_audit_itest sign-record|tamper ...");
+    if (argc >= 2 && strcmp(argv[1], "syslog-recv") == 0) {
+        return cmd_syslog_recv(argc, argv);
+    }
+    return fail("usage: kh_audit_itest sign-record|tamper|syslog-recv ...");
 }
