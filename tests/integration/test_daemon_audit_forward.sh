@@ -36,13 +36,13 @@ wait_for_seq() { # FILE SEQ
 # Checks that FILE's lines are seqs FROM, FROM+1, ... each chained to the
 # line before (prev_hash = previous hash); prints the last seq.
 check_chain() { # FILE FROM
-    local file=$1 want=$2 prev= seq hash ph line
+    local file=$1 want=$2 prev='' seq hash ph line
     while IFS= read -r line; do
         seq=$(sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' <<<"$line")
         ph=$(sed -n 's/.*"prev_hash":"\([0-9a-f]*\)".*/\1/p' <<<"$line")
         hash=$(sed -n 's/.*"hash":"\([0-9a-f]*\)".*/\1/p' <<<"$line")
         [ "$seq" = "$want" ] || kh_fail "$file: seq $seq where $want was due"
-        [ ${#hash} -eq 64 ] && [ ${#ph} -eq 64 ] || kh_fail "$file: seq $seq lacks its hashes"
+        { [ ${#hash} -eq 64 ] && [ ${#ph} -eq 64 ]; } || kh_fail "$file: seq $seq lacks its hashes"
         [ -z "$prev" ] || [ "$ph" = "$prev" ] ||
             kh_fail "$file: seq $seq's prev_hash is not seq $((seq - 1))'s hash"
         prev=$hash
@@ -62,7 +62,7 @@ N=$(audit_head)
 "$KHADMIN" audit export --since "$N" --follow >"$WORK/follow.jsonl" 2>"$WORK/follow.err" &
 FOLLOW_PID=$!
 wait_for_seq "$WORK/follow.jsonl" "$N"
-for i in 1 2 3; do
+for _ in 1 2 3; do
     "$KHADMIN" key sign ks --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null
     "$KHADMIN" key sign kb --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null
 done
@@ -105,7 +105,9 @@ kh_stop
 DEVLOG="$WORK/devlog"
 RECV_PID=
 start_receiver() { # OUT [stall]
-    "$AUDIT_ITEST" syslog-recv "$DEVLOG" "$1" 300 ${2:-} >/dev/null &
+    local out=$1
+    shift
+    "$AUDIT_ITEST" syslog-recv "$DEVLOG" "$out" 300 "$@" >/dev/null &
     RECV_PID=$!
     for _ in $(seq 1 100); do
         [ -S "$DEVLOG" ] && return 0
@@ -163,7 +165,7 @@ start_receiver "$WORK/sys1"
 kh_start --socket-group nogroup --syslog-socket "$DEVLOG"
 S=$(sed -n 's/.*"seq":\([0-9]*\),.*"kind":"start".*/\1/p' "$WORK/sys1" | tail -n 1)
 [ -n "$S" ] || kh_fail "the start entry did not reach syslog: $(head -c 300 "$WORK/sys1")"
-for i in 1 2; do
+for _ in 1 2; do
     "$KHADMIN" key sign ks --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null
     "$KHADMIN" key sign kb --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null
 done
@@ -188,7 +190,7 @@ kh_ok "syslog: sync and batched signatures arrive as <86> authpriv.info, the ref
 
 # The receiver goes away: signing goes on (seccomp on), the log says so.
 stop_receiver
-for i in 1 2; do
+for _ in 1 2; do
     "$KHADMIN" key sign ks --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null ||
         kh_fail "signing failed while syslog is gone"
     "$KHADMIN" key sign kb --in "$WORK/msg" --out "$WORK/sig" 2>/dev/null ||
