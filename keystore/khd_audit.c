@@ -777,15 +777,28 @@ void khd_audit_close(struct khd_audit *a)
 
 /*- Request scope ------------------------------------------------------ */
 
+/*
+ * Copies the string |src| into |dst| of |cap| bytes, cut to fit: what
+ * snprintf(dst, cap, "%s", src) does, without printf's cost on every
+ * request.
+ */
+static void khd_audit_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void khd_audit_caller(struct kh_audit_entry *e,
                              const struct khd_peer *p)
 {
     e->uid = (uint32_t)p->uid;
     e->gid = (uint32_t)p->gid;
     e->pid = (uint32_t)p->pid;
-    snprintf(e->exe, sizeof(e->exe), "%s", p->exe);
-    snprintf(e->operator_name, sizeof(e->operator_name), "%s",
-             p->operator_name);
+    khd_audit_copy(e->exe, sizeof(e->exe), p->exe);
+    khd_audit_copy(e->operator_name, sizeof(e->operator_name),
+                   p->operator_name);
 }
 
 void khd_audit_begin(struct khd_audit_req *q, const struct khd_peer *p,
@@ -797,7 +810,7 @@ void khd_audit_begin(struct khd_audit_req *q, const struct khd_peer *p,
     q->e.category = category;
     q->e.time_ns = khd_audit_now_ns();
     khd_audit_caller(&q->e, p);
-    snprintf(q->e.op, sizeof(q->e.op), "%s", op);
+    khd_audit_copy(q->e.op, sizeof(q->e.op), op);
     khd_audit_cur = q;
 }
 
@@ -861,10 +874,10 @@ int khd_audit_end(struct khd_audit *a, struct khd_audit_req *q, int result,
         return KH_OK;
     }
     q->e.result = result > 0 ? KH_ERR_INTERNAL : result;
-    snprintf(q->e.reason, sizeof(q->e.reason), "%s",
-             reason != NULL && reason[0] != '\0'
-                 ? reason
-                 : (result == 0 ? "" : kh_strerror(result)));
+    khd_audit_copy(q->e.reason, sizeof(q->e.reason),
+                   reason != NULL && reason[0] != '\0'
+                       ? reason
+                       : (result == 0 ? "" : kh_strerror(result)));
     khd_audit_clean_text(q->e.reason);
     khd_audit_clean_text(q->e.key);
     khd_audit_clean_text(q->e.alg);
@@ -950,7 +963,7 @@ void khd_audit_note_key(const char *name, uint32_t version, uint8_t mode)
     if (q == NULL) {
         return;
     }
-    snprintf(q->e.key, sizeof(q->e.key), "%s", name);
+    khd_audit_copy(q->e.key, sizeof(q->e.key), name);
     q->e.key_version = version;
     q->mode = mode == KH_AUDIT_BATCHED ? KH_AUDIT_BATCHED : KH_AUDIT_SYNC;
 }
@@ -963,6 +976,15 @@ void khd_audit_note_data(const uint8_t *data, size_t len)
         return;
     }
     q->e.has_data = kh_audit_data_hash(data, len, q->e.data_sha256) == KH_OK;
+}
+
+void khd_audit_note_alg_text(const char *text)
+{
+    struct khd_audit_req *q = khd_audit_cur;
+
+    if (q != NULL) {
+        khd_audit_copy(q->e.alg, sizeof(q->e.alg), text);
+    }
 }
 
 void khd_audit_note_alg(const char *fmt, ...)
@@ -996,7 +1018,7 @@ void khd_audit_note_op(const char *op, uint8_t category)
     if (q == NULL || kh_audit_category_name(category) == NULL) {
         return;
     }
-    snprintf(q->e.op, sizeof(q->e.op), "%s", op);
+    khd_audit_copy(q->e.op, sizeof(q->e.op), op);
     if (!q->category_set) {
         q->e.category = category;
     }
@@ -1007,7 +1029,7 @@ void khd_audit_note_operator(const char *name)
     struct khd_audit_req *q = khd_audit_cur;
 
     if (q != NULL) {
-        snprintf(q->e.operator_name, sizeof(q->e.operator_name), "%s", name);
+        khd_audit_copy(q->e.operator_name, sizeof(q->e.operator_name), name);
     }
 }
 

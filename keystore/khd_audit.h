@@ -84,6 +84,7 @@ void khd_audit_note_key(const char *name, uint32_t version, uint8_t mode);
 void khd_audit_note_data(const uint8_t *data, size_t len); /* SHA-256 */
 void khd_audit_note_alg(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
+void khd_audit_note_alg_text(const char *text); /* the same, no format */
 void khd_audit_note_category(uint8_t category);
 /* The operation actually run (the request inside an AUTHED envelope). */
 void khd_audit_note_op(const char *op, uint8_t category);

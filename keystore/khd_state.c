@@ -1044,6 +1044,56 @@ out:
     return r;
 }
 
+/* Appends |src| to |out| (|*n| used of |cap|), cut to fit. */
+static void khd_cat(char *out, size_t cap, size_t *n, const char *src)
+{
+    size_t k = strnlen(src, cap - 1 - *n);
+
+    memcpy(out + *n, src, k);
+    *n += k;
+    out[*n] = '\0';
+}
+
+/*
+ * The audit entry's algorithm text: "[TYPE ]input=I digest=D padding=P",
+ * plus " mgf1=M salt=S" for PSS. Built without printf for the common case:
+ * every signature pays for it.
+ */
+static void khd_note_sign_alg(const char *type,
+                              const struct kh_sign_request *req)
+{
+    const char *digest = kh_digest_name(req->digest);
+    char alg[96];
+    size_t n = 0;
+
+    if (req->padding == KH_PAD_PSS && type != NULL) {
+        khd_audit_note_alg("%s input=%s digest=%s padding=pss mgf1=%s salt=%u",
+                           type,
+                           req->input == KH_INPUT_DIGEST ? "digest"
+                                                         : "message",
+                           digest != NULL ? digest : "?",
+                           kh_digest_name(req->mgf1_digest) != NULL
+                               ? kh_digest_name(req->mgf1_digest)
+                               : "same",
+                           (unsigned)req->salt_len);
+        return;
+    }
+    alg[0] = '\0';
+    if (type != NULL) {
+        khd_cat(alg, sizeof(alg), &n, type);
+        khd_cat(alg, sizeof(alg), &n, " ");
+    }
+    khd_cat(alg, sizeof(alg), &n,
+            req->input == KH_INPUT_DIGEST ? "input=digest" : "input=message");
+    khd_cat(alg, sizeof(alg), &n, " digest=");
+    khd_cat(alg, sizeof(alg), &n, digest != NULL ? digest : "none");
+    khd_cat(alg, sizeof(alg), &n,
+            req->padding == KH_PAD_PSS     ? " padding=pss"
+            : req->padding == KH_PAD_PKCS1 ? " padding=pkcs1"
+                                           : " padding=none");
+    khd_audit_note_alg_text(alg);
+}
+
 int khd_op_sign(struct khd_ctx *ctx, const struct khd_peer *p,
                 const struct kh_sign_request *req, struct kh_sign_reply *out,
                 struct khd_error *e)
@@ -1060,40 +1110,12 @@ int khd_op_sign(struct khd_ctx *ctx, const struct khd_peer *p,
 
     khd_audit_note_key(req->name, req->version, KH_AUDIT_SYNC);
     khd_audit_note_data(req->data, req->data_len);
-    khd_audit_note_alg("input=%s digest=%s padding=%s",
-                       req->input == KH_INPUT_DIGEST ? "digest" : "message",
-                       kh_digest_name(req->digest) != NULL
-                           ? kh_digest_name(req->digest)
-                           : "none",
-                       req->padding == KH_PAD_PSS     ? "pss"
-                       : req->padding == KH_PAD_PKCS1 ? "pkcs1"
-                                                      : "none");
     if ((r = khd_get_key(ctx, req->name, req->version, &ck, e)) != 0) {
+        khd_note_sign_alg(NULL, req); /* what was asked, of no known key */
         return r;
     }
     khd_audit_note_key(ck->meta.name, ck->meta.version, ck->meta.audit);
-    if (req->padding == KH_PAD_PSS) {
-        khd_audit_note_alg("%s input=%s digest=%s padding=pss mgf1=%s "
-                           "salt=%u", kh_key_type_name(ck->meta.type),
-                           req->input == KH_INPUT_DIGEST ? "digest"
-                                                         : "message",
-                           kh_digest_name(req->digest) != NULL
-                               ? kh_digest_name(req->digest)
-                               : "?",
-                           kh_digest_name(req->mgf1_digest) != NULL
-                               ? kh_digest_name(req->mgf1_digest)
-                               : "same",
-                           (unsigned)req->salt_len);
-    } else {
-        khd_audit_note_alg("%s input=%s digest=%s padding=%s",
-                           kh_key_type_name(ck->meta.type),
-                           req->input == KH_INPUT_DIGEST ? "digest"
-                                                         : "message",
-                           kh_digest_name(req->digest) != NULL
-                               ? kh_digest_name(req->digest)
-                               : "none",
-                           req->padding == KH_PAD_PKCS1 ? "pkcs1" : "none");
-    }
+    khd_note_sign_alg(kh_key_type_name(ck->meta.type), req);
     if ((r = khd_check_use(p, &ck->meta, e)) != 0) {
         goto out;
     }
