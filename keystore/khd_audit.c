@@ -46,6 +46,9 @@
 #define KHD_AUDIT_DEFAULT_EVERY 1000
 #define KHD_AUDIT_DEFAULT_SECS 60
 #define KHD_AUDIT_READ_MAX 256
+/* Readers whose export or follow session is remembered, and for how long. */
+#define KHD_AUDIT_FOLLOW_SLOTS 16
+#define KHD_AUDIT_FOLLOW_MS 60000
 #define KHD_AUDIT_READ_BYTES (192u * 1024)
 /*
  * Spent nodes kept for reuse (each ~5.5 KB: the entry has room for a
@@ -97,6 +100,12 @@ struct khd_audit {
      * the last one it could (guarded by write_mu, like every commit). */
     struct khd_syslog *sl;
     uint64_t sl_lost, sl_first_lost, sl_last_lost;
+    /* Under |mu|: where each recent reader's last read ended. */
+    struct {
+        uint32_t uid, pid;
+        uint64_t next;
+        int64_t at_ms; /* 0: free */
+    } follow[KHD_AUDIT_FOLLOW_SLOTS];
 };
 
 /* Safe: a request runs start to finish on one thread (khd_audit.h). */
@@ -870,7 +879,7 @@ int khd_audit_end(struct khd_audit *a, struct khd_audit_req *q, int result,
     if (khd_audit_cur == q) {
         khd_audit_cur = NULL;
     }
-    if (a == NULL) {
+    if (a == NULL || (q->continuation && result == KH_OK)) {
         return KH_OK;
     }
     q->e.result = result > 0 ? KH_ERR_INTERNAL : result;
@@ -1255,6 +1264,7 @@ static int khd_audit_anchor_get(struct khd_audit *a,
 struct khd_audit_page {
     struct kh_buf *out;
     uint32_t count;
+    uint64_t last; /* the last seq put */
 };
 
 static int khd_audit_page_cb(uint64_t seq, const uint8_t *val, size_t len,
@@ -1268,12 +1278,43 @@ static int khd_audit_page_cb(uint64_t seq, const uint8_t *val, size_t len,
         return r;
     }
     pg->count++;
+    pg->last = seq;
     return KH_OK;
 }
 
+/*
+ * Under mu: whether |p|'s read from |from| continues its previous one, and
+ * remembers where this one ends (|next|).
+ */
+static int khd_audit_follow_step(struct khd_audit *a, const struct khd_peer *p,
+                                 uint64_t from, uint64_t next)
+{
+    int64_t now = khd_audit_mono_ms();
+    size_t slot = 0;
+    int continued = 0;
+
+    for (size_t i = 0; i < KHD_AUDIT_FOLLOW_SLOTS; i++) {
+        if (a->follow[i].at_ms != 0 && a->follow[i].uid == (uint32_t)p->uid &&
+            a->follow[i].pid == (uint32_t)p->pid) {
+            continued = a->follow[i].next == from &&
+                        now - a->follow[i].at_ms <= KHD_AUDIT_FOLLOW_MS;
+            slot = i;
+            break;
+        }
+        if (a->follow[i].at_ms < a->follow[slot].at_ms) {
+            slot = i; /* free (0) or least recent */
+        }
+    }
+    a->follow[slot].uid = (uint32_t)p->uid;
+    a->follow[slot].pid = (uint32_t)p->pid;
+    a->follow[slot].next = next;
+    a->follow[slot].at_ms = now;
+    return continued;
+}
+
 /* The AUDIT_READ reply (kh_audit_page, then the entries). */
-int khd_audit_read(struct khd_audit *a, uint64_t from, uint32_t max,
-                   struct kh_buf *reply)
+int khd_audit_read(struct khd_audit *a, const struct khd_peer *p,
+                   uint64_t from, uint32_t max, struct kh_buf *reply)
 {
     struct kh_audit_page hdr = { 0 };
     struct khd_audit_page pg = { 0 };
@@ -1309,6 +1350,13 @@ int khd_audit_read(struct khd_audit *a, uint64_t from, uint32_t max,
                               kh_buf_size(&entries))) != 0) {
         goto out;
     }
+    pthread_mutex_lock(&a->mu);
+    if (khd_audit_follow_step(a, p, from,
+                              pg.count > 0 ? pg.last + 1 : from) &&
+        khd_audit_cur != NULL) {
+        khd_audit_cur->continuation = 1;
+    }
+    pthread_mutex_unlock(&a->mu);
 out:
     kh_buf_free(&entries);
     return r;

@@ -41,6 +41,7 @@ struct khd_audit_req {
     struct kh_audit_entry e;
     uint8_t mode;     /* enum kh_audit_mode */
     int category_set; /* a note chose the category */
+    int continuation; /* a follow session's next read: no entry if OK */
 };
 
 /*
@@ -123,8 +124,16 @@ uint64_t khd_audit_head(struct khd_audit *a);
 
 /*- Reading and archiving ------------------------------------------ */
 
-/* Appends the AUDIT_READ reply body for entries from |from| to |reply|. */
-KH_MUST_CHECK int khd_audit_read(struct khd_audit *a, uint64_t from,
+/*
+ * Appends the AUDIT_READ reply body for entries from |from| to |reply|,
+ * read by |p|. A read that continues exactly where |p|'s previous read
+ * ended (same uid and pid, within a minute) belongs to the same export or
+ * follow session: it gets no audit entry of its own when it succeeds (the
+ * session's first read has one), so a follower polling twice a second
+ * does not fill the trail, and each of its fdatasyncs, with its own reads.
+ */
+KH_MUST_CHECK int khd_audit_read(struct khd_audit *a,
+                                 const struct khd_peer *p, uint64_t from,
                                  uint32_t max, struct kh_buf *reply);
 /*
  * Drops entries below |before| after signing an anchor (needs the key,

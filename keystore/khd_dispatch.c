@@ -188,8 +188,8 @@ static int khd_handle_audit_read(struct khd_ctx *ctx,
                  "audit log (auditor or admin only)", (unsigned)p->uid);
         return KH_ERR_DENIED;
     }
-    if ((r = khd_audit_read(khd_ctx_audit(ctx), req.from, req.max, reply)) !=
-        0) {
+    if ((r = khd_audit_read(khd_ctx_audit(ctx), p, req.from, req.max,
+                            reply)) != 0) {
         snprintf(e->reason, sizeof(e->reason), "cannot read the audit "
                  "log: %s", kh_strerror(r));
     }
