@@ -103,6 +103,7 @@ struct khd_audit {
     /* Under |mu|: where each recent reader's last read ended. */
     struct {
         uint32_t uid, pid;
+        char operator_name[KH_MAX_NAME_LEN + 1]; /* AUTHED reads */
         uint64_t next;
         int64_t at_ms; /* 0: free */
     } follow[KHD_AUDIT_FOLLOW_SLOTS];
@@ -1283,11 +1284,12 @@ static int khd_audit_page_cb(uint64_t seq, const uint8_t *val, size_t len,
 }
 
 /*
- * Under mu: whether |p|'s read from |from| continues its previous one, and
- * remembers where this one ends (|next|).
+ * Under mu: whether |p|'s read from |from| continues its previous one (same
+ * uid, pid and operator), and remembers where this one ends (|next|).
  */
-static int khd_audit_follow_step(struct khd_audit *a, const struct khd_peer *p,
-                                 uint64_t from, uint64_t next)
+static int khd_audit_follow_step(struct khd_audit *a,
+                                 const struct khd_peer *p, uint64_t from,
+                                 uint64_t next)
 {
     int64_t now = khd_audit_mono_ms();
     size_t slot = 0;
@@ -1295,7 +1297,8 @@ static int khd_audit_follow_step(struct khd_audit *a, const struct khd_peer *p,
 
     for (size_t i = 0; i < KHD_AUDIT_FOLLOW_SLOTS; i++) {
         if (a->follow[i].at_ms != 0 && a->follow[i].uid == (uint32_t)p->uid &&
-            a->follow[i].pid == (uint32_t)p->pid) {
+            a->follow[i].pid == (uint32_t)p->pid &&
+            strcmp(a->follow[i].operator_name, p->operator_name) == 0) {
             continued = a->follow[i].next == from &&
                         now - a->follow[i].at_ms <= KHD_AUDIT_FOLLOW_MS;
             slot = i;
@@ -1307,6 +1310,8 @@ static int khd_audit_follow_step(struct khd_audit *a, const struct khd_peer *p,
     }
     a->follow[slot].uid = (uint32_t)p->uid;
     a->follow[slot].pid = (uint32_t)p->pid;
+    khd_audit_copy(a->follow[slot].operator_name,
+                   sizeof(a->follow[slot].operator_name), p->operator_name);
     a->follow[slot].next = next;
     a->follow[slot].at_ms = now;
     return continued;

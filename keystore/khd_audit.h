@@ -127,10 +127,11 @@ uint64_t khd_audit_head(struct khd_audit *a);
 /*
  * Appends the AUDIT_READ reply body for entries from |from| to |reply|,
  * read by |p|. A read that continues exactly where |p|'s previous read
- * ended (same uid and pid, within a minute) belongs to the same export or
- * follow session: it gets no audit entry of its own when it succeeds (the
- * session's first read has one), so a follower polling twice a second
- * does not fill the trail, and each of its fdatasyncs, with its own reads.
+ * ended (same uid, pid and operator, within a minute) belongs to the same
+ * export or follow session: it gets no audit entry of its own when it
+ * succeeds (the session's first read has one), so a follower polling
+ * twice a second does not fill the trail, and each of its fdatasyncs,
+ * with its own reads.
  */
 KH_MUST_CHECK int khd_audit_read(struct khd_audit *a,
                                  const struct khd_peer *p, uint64_t from,
