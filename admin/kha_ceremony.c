@@ -310,10 +310,36 @@ static int kha_match_operators(const struct kh_ceremony_record *rec,
 }
 
 /*
- * Compares the record with the running keyholder (CEREMONY_INFO): the
- * ceremony id, threshold, share count, who holds which share with which
- * key and commitment, keyholderd's version and binary SHA-256, and the
- * keys of the participants who are still operators. KHA_MATCH_OK,
+ * The audit key the record vouches for must be the keyholder's: otherwise
+ * checkpoints signed by the running daemon prove nothing to someone who
+ * trusts the record.
+ */
+static int kha_match_audit_key(struct kha_globals *g,
+                               const struct kh_ceremony_record *rec)
+{
+    uint8_t spki[KH_MAX_SPKI_LEN];
+    size_t len = 0;
+
+    if (rec->audit_spki_len == 0) {
+        fprintf(stderr, "khadmin: note: the record names no audit key\n");
+        return KHA_MATCH_OK;
+    }
+    if (kha_audit_spki(g, spki, sizeof(spki), &len) != KHA_OK) {
+        return KHA_MATCH_UNAVAILABLE; /* said why */
+    }
+    if (len != rec->audit_spki_len ||
+        memcmp(spki, rec->audit_spki, len) != 0) {
+        return kha_differs("its audit key (khadmin audit pubkey) is not "
+                           "the one the record names");
+    }
+    return KHA_MATCH_OK;
+}
+
+/*
+ * Compares the record with the running keyholder (CEREMONY_INFO, status):
+ * the ceremony id, threshold, share count, who holds which share with
+ * which key and commitment, keyholderd's version and binary SHA-256, the
+ * keys of the participants who are still operators, and the audit key. KHA_MATCH_OK,
  * KHA_MATCH_DIFFERS after naming the first difference on stderr, or
  * KHA_MATCH_UNAVAILABLE when the daemon cannot be asked (said why).
  */
@@ -353,8 +379,8 @@ static int kha_ceremony_match_daemon(struct kha_globals *g,
                      "%s) is not the binary the record names (version %s, "
                      "by SHA-256)", info->version, rec->khd_version);
             r = kha_differs(why);
-        } else {
-            r = kha_match_operators(rec, info);
+        } else if ((r = kha_match_operators(rec, info)) == KHA_MATCH_OK) {
+            r = kha_match_audit_key(g, rec);
         }
     }
     kh_buf_free(&reply);

@@ -105,6 +105,25 @@ for edit in 's/Vault 2/Vault 3/' "s/\"threshold\": 2/\"threshold\": 1/" \
 done
 kh_ok "verify fails after a byte of the record changes (3 places)"
 
+# A record signed by everyone but naming another audit key: the signatures
+# verify (offline passes), the comparison with the keyholder does not.
+grep -q '"audit_public_key": "[A-Za-z0-9+/=]\{40,\}"' "$REC" ||
+    kh_fail "the record names no audit key"
+other=$(openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+    openssl pkey -pubout -outform DER | base64 -w0)
+sed "s|\"audit_public_key\": \"[^\"]*\"|\"audit_public_key\": \"$other\"|" "$REC" >"$WORK/other-audit.json"
+cmp -s "$REC" "$WORK/other-audit.json" && kh_fail "the audit key edit changed nothing"
+for n in carol dave erin alice bob; do
+    "$KHADMIN" ceremony sign --record "$WORK/other-audit.json" --as $n \
+        --key "$WORK/$n.pem" --pass "pass:pw-$n" >/dev/null ||
+        kh_fail "$n cannot sign the edited record"
+done
+"$KHADMIN" ceremony verify --record "$WORK/other-audit.json" --offline >/dev/null ||
+    kh_fail "the re-signed record does not verify offline"
+kh_expect_fail 1 "audit key (khadmin audit pubkey) is not the one the record names" \
+    "$KHADMIN" ceremony verify --record "$WORK/other-audit.json"
+kh_ok "verify compares the record's audit key with the keyholder's"
+
 kh_expect_fail 1 "already initialized" \
     "$KHADMIN" init --threshold 1 "${CUST[@]}" "${ADM[@]}" --out "$WORK/y"
 kh_expect_fail 1 "not a dev keyholder" "$KHADMIN" unseal --dev
