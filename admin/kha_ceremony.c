@@ -20,6 +20,7 @@
 #include "kh_seal.h"
 #include "kha.h"
 #include "kha_opkey.h"
+#include "kha_seal.h"
 
 #define KHA_CEREMONY_SIGN_USAGE                                            \
     "ceremony sign --record FILE --as NAME --key KEY [--pass SPEC]\n"       \
@@ -69,14 +70,20 @@ static int kha_write_atomic(const char *path, const uint8_t *d, size_t len)
     struct stat st;
     mode_t mode = 0644;
     size_t off = 0;
-    int fd, dfd;
+    int fd;
 
     if (stat(path, &st) == 0) {
         mode = st.st_mode & 07777;
     }
+    /* mkstemp() replaces the XXXXXX with a unique suffix. */
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >=
-            (int)sizeof(tmp) ||
-        (fd = mkstemp(tmp)) < 0) {
+        (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        fd = -1;
+    } else {
+        fd = mkstemp(tmp);
+    }
+    if (fd < 0) {
         fprintf(stderr, "khadmin: cannot create a file beside %s: %s\n",
                 path, strerror(errno));
         return KHA_FAIL;
@@ -99,12 +106,9 @@ static int kha_write_atomic(const char *path, const uint8_t *d, size_t len)
         fd = -1;
         goto fail;
     }
+    /* The rename itself is durable only once the directory is synced. */
     snprintf(dir, sizeof(dir), "%s", path);
-    if ((dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY)) >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    return KHA_OK;
+    return kha_sync_dir(dirname(dir));
 fail:
     fprintf(stderr, "khadmin: cannot write %s: %s\n", path, strerror(errno));
     if (fd >= 0) {
