@@ -46,6 +46,19 @@ kh_cleanup() {
     exit $rc
 }
 
+# Another user for the refusal tests: nobody, group nogroup, no
+# supplementary groups. Switching needs root and setpriv (kh_need_setpriv).
+NOBODY_UID=$(id -u nobody)
+NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
+as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
+
+# For a test that cannot do without as_nobody: skip (fail under CI)
+# unless root, and require setpriv.
+kh_need_setpriv() {
+    [ "$(id -u)" -eq 0 ] || kh_skip "needs root to switch users"
+    command -v setpriv >/dev/null || kh_fail "setpriv (util-linux) is required"
+}
+
 # A whole test that cannot run here: ctest shows it as skipped (exit 77,
 # SKIP_RETURN_CODE). Under CI (CI=true, root, deps installed) nothing may
 # skip, so there it fails instead of passing silently.

@@ -10,9 +10,6 @@ source "$(dirname "$0")/lib.sh"
 kh_setup "$@"
 OPTEST=$(dirname "$KH_ITEST")/kh_optest
 [ -x "$OPTEST" ] || kh_fail "kh_optest not built beside kh_itest"
-NOBODY_UID=$(id -u nobody)
-NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
 
 mkkey() { # NAME CURVE
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:"$2" \

@@ -3,12 +3,8 @@
 # DENIED), socket permissions, and the sealed state.
 source "$(dirname "$0")/lib.sh"
 kh_setup "$@"
-[ "$(id -u)" -eq 0 ] || kh_skip "needs root to switch users"
-command -v setpriv >/dev/null || kh_fail "setpriv (util-linux) is required"
+kh_need_setpriv
 
-NOBODY_UID=$(id -u nobody)
-NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
 as_nobody_in() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --groups "$1" "${@:2}"; }
 
 kh_start

@@ -11,11 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 kh_setup "$@"
 AUDIT_ITEST=$4
-[ "$(id -u)" -eq 0 ] || kh_skip "needs root to switch users"
-command -v setpriv >/dev/null || kh_fail "setpriv (util-linux) is required"
-NOBODY_UID=$(id -u nobody)
-NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
+kh_need_setpriv
 
 kh_start --socket-group nogroup --checkpoint-every 500 --syslog
 "$KHADMIN" init --dev >/dev/null 2>&1

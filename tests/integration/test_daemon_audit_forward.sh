@@ -15,11 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 kh_setup "$@"
 AUDIT_ITEST=$4
-[ "$(id -u)" -eq 0 ] || kh_skip "needs root to switch users"
-command -v setpriv >/dev/null || kh_fail "setpriv (util-linux) is required"
-NOBODY_UID=$(id -u nobody)
-NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
+kh_need_setpriv
 
 # The audit head (last committed seq); `status` itself is a sync entry.
 audit_head() { "$KHADMIN" status --json | sed 's/.*"audit_head":\([0-9]*\).*/\1/'; }

@@ -12,10 +12,7 @@ START_ARGS=()
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     IS_ROOT=1
     START_ARGS=(--socket-group nogroup) # so nobody can reach the socket
-    NOBODY_UID=$(id -u nobody)
-    NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
 fi
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
 
 # The DER inside a PEM file, and the DER a key reference must have, as hex.
 pem_der_hex() { sed '1d;$d' "$1" | base64 -d | od -An -tx1 -v | tr -d ' \n'; }

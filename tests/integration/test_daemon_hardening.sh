@@ -17,9 +17,6 @@ ASAN=
 if kh_is_asan "$KEYHOLDERD"; then
     ASAN=1 # ASan ignores mlockall; LeakSanitizer needs ptrace at exit
 fi
-NOBODY_UID=$(id -u nobody)
-NOGROUP_GID=$(id -g nobody)
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
 echo hello >"$WORK/msg"
 chmod 0644 "$WORK/msg"
 

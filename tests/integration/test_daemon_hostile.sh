@@ -47,9 +47,6 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
     kh_pass
     exit 0
 fi
-NOBODY_UID=$(id -u nobody)
-NOGROUP_GID=$(getent group nogroup | cut -d: -f3)
-as_nobody() { setpriv --reuid="$NOBODY_UID" --regid="$NOGROUP_GID" --clear-groups "$@"; }
 
 # 512 connections, 128 per uid, I/O timeout 2 s, idle 10 s (longer than
 # the flood takes to open its connections on a loaded ASan run, so that
