@@ -1058,6 +1058,16 @@ static int khd_audit_key_meta(const struct khd_key *k,
                                &meta->spki_len);
 }
 
+/* Makes |key| (owned from now on) the audit key that signs checkpoints. */
+static void khd_audit_key_install(struct khd_audit *a, struct khd_key *key)
+{
+    pthread_mutex_lock(&a->key_mu);
+    khd_key_free(a->key);
+    a->key = key;
+    atomic_store(&a->key_loaded, 1);
+    pthread_mutex_unlock(&a->key_mu);
+}
+
 int khd_audit_key_create(struct khd_audit *a, const struct khd_kek *kek)
 {
     struct khd_key *key = NULL;
@@ -1086,12 +1096,8 @@ int khd_audit_key_create(struct khd_audit *a, const struct khd_kek *kek)
                              kh_buf_size(&rec))) != 0) {
         goto out;
     }
-    pthread_mutex_lock(&a->key_mu);
-    khd_key_free(a->key);
-    a->key = key;
+    khd_audit_key_install(a, key);
     key = NULL;
-    atomic_store(&a->key_loaded, 1);
-    pthread_mutex_unlock(&a->key_mu);
     khd_info("audit: generated the audit key (ECDSA P-256)");
 out:
     if (priv != NULL) {
@@ -1136,12 +1142,8 @@ int khd_audit_key_load(struct khd_audit *a, const struct khd_kek *kek)
         r = KH_ERR_TAMPERED;
         goto out;
     }
-    pthread_mutex_lock(&a->key_mu);
-    khd_key_free(a->key);
-    a->key = key;
+    khd_audit_key_install(a, key);
     key = NULL;
-    atomic_store(&a->key_loaded, 1);
-    pthread_mutex_unlock(&a->key_mu);
 out:
     if (priv != NULL) {
         OPENSSL_secure_clear_free(priv, privlen);
